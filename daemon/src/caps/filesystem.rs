@@ -1,0 +1,112 @@
+//! Filesystem capability: what directories an instance can open.
+//!
+//! Every instance sees its sandbox's workspace read-write at
+//! [`WORKSPACE`]. A component whose manifest asks for `local-files` also sees
+//! each allowed local root (the policy's `files.local_roots` and the task's
+//! attachments) read-only at its own host path, so paths the model reads in
+//! results can be passed back unchanged, and the task's outputs folder at its
+//! host path, backed by a fresh, empty staging directory per call: the
+//! component can write outputs but never read earlier ones. Each is a
+//! separate preopen resolved by cap-std, so `..`, absolute paths and
+//! symlinks cannot leave it, whatever the component does.
+//!
+//! The environment holds only what is set here: no variable of the host.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::bail;
+use wasmtime::error::Context;
+use wasmtime_wasi::FsPerms;
+
+use super::{Capability, Grant};
+use crate::policy::Policy;
+
+/// Where the workspace appears inside every sandbox.
+pub const WORKSPACE: &str = "/home/user";
+
+/// The directories one instance is given.
+#[derive(Debug, Clone, Default)]
+pub struct Mounts {
+    /// Host directory shown read-write at [`WORKSPACE`].
+    pub workspace: PathBuf,
+    /// Host directories shown read-only at their own (canonical) paths.
+    pub read_roots: Vec<PathBuf>,
+    /// Outputs folder: `(host staging dir, path the guest sees)`.
+    pub outputs: Option<(PathBuf, PathBuf)>,
+}
+
+/// Whether `a` and `b` are the same directory or one contains the other.
+fn nested(a: &Path, b: &Path) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+pub struct Filesystem;
+
+impl Capability for Filesystem {
+    fn prepare(&self, _: &Policy, grant: &mut Grant<'_>) -> wasmtime::Result<()> {
+        let m = grant.mounts;
+        let wasi = &mut *grant.wasi;
+        wasi.preopened_dir(&m.workspace, WORKSPACE, FsPerms::ReadWrite)
+            .with_context(|| format!("cannot open the sandbox workspace {}", m.workspace.display()))?;
+        wasi.env("HOME", WORKSPACE).env("PWD", WORKSPACE).initial_cwd(WORKSPACE);
+
+        let mut guest_paths: Vec<PathBuf> = vec![PathBuf::from(WORKSPACE)];
+        let mut claim = |p: &Path, what: &str| -> wasmtime::Result<()> {
+            if let Some(other) = guest_paths.iter().find(|g| nested(g, p)) {
+                bail!(
+                    "{what} {} overlaps {} inside the sandbox; choose a folder outside it (files.local_roots)",
+                    p.display(),
+                    other.display()
+                );
+            }
+            guest_paths.push(p.to_path_buf());
+            Ok(())
+        };
+        let mut roots = Vec::new();
+        for root in &m.read_roots {
+            let canon = root
+                .canonicalize()
+                .with_context(|| format!("local root {} (files.local_roots)", root.display()))?;
+            claim(&canon, "local root")?;
+            wasi.preopened_dir(&canon, canon.to_string_lossy(), FsPerms::ReadOnly)?;
+            roots.push(canon.to_string_lossy().into_owned());
+        }
+        if !roots.is_empty() {
+            wasi.env("FATHOM_LOCAL_ROOTS", roots.join(":"));
+        }
+        if let Some((staging, guest)) = &m.outputs {
+            claim(guest, "outputs folder")?;
+            wasi.preopened_dir(staging, guest.to_string_lossy(), FsPerms::ReadWrite)?;
+            wasi.env("FATHOM_OUTPUTS_DIR", guest.to_string_lossy());
+        }
+        Ok(())
+    }
+}
+
+/// Move what a call wrote into its staging directory to the outputs folder.
+/// Only regular files are moved; anything else the guest made (a symlink, a
+/// fifo) is dropped, so the host never follows a link the guest planted.
+pub fn collect_outputs(staging: &Path, outputs: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut moved = Vec::new();
+    collect_into(staging, outputs, &mut moved)?;
+    Ok(moved)
+}
+
+fn collect_into(from: &Path, to: &Path, moved: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let dest = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+            collect_into(&entry.path(), &dest, moved)?;
+        } else if kind.is_file() {
+            std::fs::create_dir_all(to)?;
+            if std::fs::rename(entry.path(), &dest).is_err() {
+                std::fs::copy(entry.path(), &dest)?;
+            }
+            moved.push(dest);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Host capabilities granted to tool instances, one module each.
+//!
+//! Every capability has the same lifecycle, in the manner of Spin's factors:
+//! it is *declared* in the policy (`crate::policy`, which also *validates*
+//! the values and reports bad ones with key and line), *prepared* into each
+//! new instance (`prepare`, `attach`), re-*armed* before every call (`arm`),
+//! and *enforced* by wasmtime; when a call fails, each capability is asked
+//! whether the failure was its limit (`diagnose`), so the result can name the
+//! limit and the policy key that sets it. Nothing is granted by default: an
+//! instance holds exactly what these modules put into its WASI context.
+
+pub mod deadline;
+pub mod filesystem;
+pub mod fuel;
+pub mod memory;
+pub mod network;
+pub mod output;
+
+use wasmtime::Store;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::policy::Policy;
+use crate::runtime::{HostState, Meters};
+
+/// What `prepare` may write into: the instance's WASI context under
+/// construction and the host-side meters that will live in its store.
+pub struct Grant<'a> {
+    pub wasi: &'a mut WasiCtxBuilder,
+    pub meters: &'a mut Meters,
+    pub mounts: &'a filesystem::Mounts,
+}
+
+/// A limit that stopped a call.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LimitHit {
+    /// The policy key that sets the limit, e.g. `sandbox.call_fuel`.
+    pub key: &'static str,
+    /// One sentence for the model: what happened and what to do instead.
+    pub message: String,
+}
+
+pub trait Capability: Send + Sync {
+    /// Put what this capability grants into a new instance.
+    fn prepare(&self, _policy: &Policy, _grant: &mut Grant<'_>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    /// Hook into the instance's store once it exists.
+    fn attach(&self, _policy: &Policy, _store: &mut Store<HostState>) {}
+    /// Reset this capability's budget before a call; stateful instances are
+    /// armed again before each of their calls.
+    fn arm(&self, _policy: &Policy, _store: &mut Store<HostState>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+    /// Whether a failed call was stopped by this capability's limit.
+    fn diagnose(&self, _policy: &Policy, _store: &Store<HostState>, _error: &wasmtime::Error) -> Option<LimitHit> {
+        None
+    }
+}
+
+/// All capabilities, in the order they are prepared and asked.
+pub fn all() -> &'static [&'static dyn Capability] {
+    &[
+        &filesystem::Filesystem,
+        &network::Network,
+        &output::Output,
+        // Asked in this order: a fuel or deadline trap is certain, a refused
+        // memory growth only the likely cause of whatever trap followed it.
+        &fuel::Fuel,
+        &deadline::Deadline,
+        &memory::Memory,
+    ]
+}

@@ -1,0 +1,117 @@
+//! On-disk cache of compiled components.
+//!
+//! Compiling a component with Cranelift takes from milliseconds to many
+//! seconds (the Python interpreter: ~13 s), loading a precompiled artifact
+//! with mmap about a millisecond. Artifacts are keyed by the SHA-256 of the
+//! engine's compatibility hash (wasmtime version, compiler settings, enabled
+//! features such as fuel) and the component's bytes, so any change to either
+//! is a different key: a stale artifact is never loaded, only left behind.
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Feeds `Hash` output into SHA-256, so the key is stable across processes
+/// (std's `DefaultHasher` is not guaranteed to be).
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(&self) -> u64 {
+        unreachable!("only the SHA-256 digest is used")
+    }
+}
+
+/// Hex SHA-256 of the engine's compatibility hash.
+pub fn engine_fingerprint(engine: &Engine) -> String {
+    use std::hash::Hash;
+    let mut h = ShaHasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    hex(&h.0.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+pub struct CompileCache {
+    dir: PathBuf,
+    engine_fingerprint: String,
+    pub stats: CacheStats,
+}
+
+/// How a component was obtained, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Cached,
+    Compiled,
+}
+
+impl CompileCache {
+    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+        CompileCache { dir, engine_fingerprint: engine_fingerprint(engine), stats: CacheStats::default() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The artifact path for a component's bytes.
+    pub fn path_for(&self, bytes: &[u8]) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(self.engine_fingerprint.as_bytes());
+        h.update([0]);
+        h.update(bytes);
+        self.dir.join(format!("{}.cwasm", hex(&h.finalize())))
+    }
+
+    /// Load the component from the cache, or compile and store it.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, Origin)> {
+        let path = self.path_for(bytes);
+        if path.is_file() {
+            // SAFETY: the artifact was written by `Engine::precompile_component`
+            // into our own cache directory under a key that includes this
+            // engine's compatibility hash; wasmtime checks the header again and
+            // we fall back to compiling if it refuses.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(c) => {
+                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok((c, Origin::Cached));
+                }
+                Err(_) => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let artifact = engine.precompile_component(bytes)?;
+        // Write then rename, so a crash or a concurrent start never leaves a
+        // half-written artifact under the final name.
+        if std::fs::create_dir_all(&self.dir).is_ok() {
+            let tmp = self.dir.join(format!(".{}.{}.tmp", std::process::id(), rand::random::<u64>()));
+            if std::fs::write(&tmp, &artifact).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
+                // SAFETY: as above; we just wrote this artifact.
+                if let Ok(c) = unsafe { Component::deserialize_file(engine, &path) } {
+                    return Ok((c, Origin::Compiled));
+                }
+            }
+            let _ = std::fs::remove_file(&tmp);
+        }
+        // A read-only or full cache directory costs speed, not correctness.
+        // SAFETY: the bytes come from `precompile_component` just above.
+        let c = unsafe { Component::deserialize(engine, &artifact)? };
+        Ok((c, Origin::Compiled))
+    }
+}

@@ -1,0 +1,175 @@
+//! The tool runtime: one wasmtime engine, the installed tool components, and
+//! the sandboxes their calls run in.
+//!
+//! Data flows one way: a [`Session`] (one task's tool context) receives a
+//! call, resolves the tool and its sandbox, prepares an instance with the
+//! capabilities of `crate::caps`, runs the call under its budgets, and turns
+//! whatever happened — a result, a tool error, a trap — into a
+//! [`CallOutcome`]. Nothing a guest does can unwind into the host: every trap
+//! ends as an outcome, and the instance it happened in is dropped.
+
+mod cache;
+mod registry;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, OptLevel};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use cache::{CompileCache, Origin, engine_fingerprint};
+pub use registry::{ComponentInfo, LoadError, ToolInfo};
+pub use session::{CallOutcome, Sandbox, Session, SessionOptions};
+
+use crate::caps::deadline::TICK;
+use crate::caps::memory::MemoryLimiter;
+use crate::caps::output::CappedPipe;
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../sdk/wit",
+        world: "tool",
+        exports: { default: async },
+    });
+}
+
+/// Per-store host state: the WASI context and the meters the capabilities
+/// read and reset.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub meters: Meters,
+}
+
+/// Host-side counters and buffers of one instance.
+#[derive(Default)]
+pub struct Meters {
+    pub memory: MemoryLimiter,
+    pub deadline: Option<Instant>,
+    pub stdout: CappedPipe,
+    pub stderr: CappedPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// How to build a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Folders searched for `*.wasm` tool components, in order.
+    pub tools_dirs: Vec<PathBuf>,
+    /// Where compiled components are cached.
+    pub cache_dir: PathBuf,
+    /// Cranelift optimisation level (part of the cache key).
+    pub opt_level: OptLevel,
+    /// Use the pooling instance allocator.
+    pub pooling: bool,
+}
+
+impl RuntimeOptions {
+    /// Tools from `FATHOM_TOOLS_DIR` (a `:`-separated list) or, when unset,
+    /// the components built with this binary; plus the user's installed
+    /// tools in `<state>/tools`. The cache lives in `<state>/cache`.
+    pub fn from_env() -> Self {
+        let state = crate::state_dir();
+        let mut tools_dirs: Vec<PathBuf> = match std::env::var_os("FATHOM_TOOLS_DIR") {
+            Some(v) => std::env::split_paths(&v).collect(),
+            None => vec![crate::builtin_tools_dir()],
+        };
+        tools_dirs.push(state.join("tools"));
+        RuntimeOptions {
+            tools_dirs,
+            cache_dir: state.join("cache").join("components"),
+            opt_level: OptLevel::Speed,
+            pooling: std::env::var("FATHOM_POOLING").is_ok_and(|v| v == "1"),
+        }
+    }
+}
+
+/// The engine and the installed tools, shared by every session.
+pub struct Runtime {
+    engine: Engine,
+    cache: CompileCache,
+    registry: registry::Registry,
+}
+
+impl Runtime {
+    pub async fn new(opts: RuntimeOptions) -> wasmtime::Result<Arc<Runtime>> {
+        let engine = build_engine(&opts)?;
+        spawn_epoch_ticker(&engine);
+        let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        let registry = registry::Registry::load(&engine, &linker, &cache, &opts.tools_dirs).await;
+        Ok(Arc::new(Runtime { engine, cache, registry }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn cache(&self) -> &CompileCache {
+        &self.cache
+    }
+
+    /// Every tool a task could call, sorted by server and name.
+    pub fn tools(&self) -> &[ToolInfo] {
+        &self.registry.tools
+    }
+
+    /// The loaded components, with where each came from.
+    pub fn components(&self) -> Vec<ComponentInfo> {
+        self.registry.components.iter().map(|c| c.info()).collect()
+    }
+
+    /// Components that could not be loaded, and why. They are skipped; every
+    /// other tool keeps working.
+    pub fn load_errors(&self) -> &[LoadError] {
+        &self.registry.errors
+    }
+}
+
+fn build_engine(opts: &RuntimeOptions) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(opts.opt_level)
+        // Interpreters recurse deeply; a guest stack overflow is still a
+        // clean trap, never a host crash.
+        .max_wasm_stack(4 << 20)
+        .async_stack_size(6 << 20);
+    if opts.pooling {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(1000)
+            .total_memories(1000)
+            .total_tables(1000)
+            .max_memory_size(4 << 30);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    Engine::new(&config)
+}
+
+/// Advance the engine's epoch every [`TICK`] for as long as the engine lives.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("fathom-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .expect("spawn epoch ticker thread");
+}

@@ -1,0 +1,221 @@
+//! The installed tools: components found in the tools folders, plus the
+//! tools the host implements itself (`create_sandbox`).
+//!
+//! A component that cannot be read, compiled, instantiated or described is
+//! recorded as a [`LoadError`] and skipped; it never stops the others.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use super::bindings::{Tool, ToolPre};
+use super::cache::{CompileCache, Origin};
+use super::session::{arm_and, new_store};
+use super::HostState;
+use crate::caps::filesystem::Mounts;
+use crate::policy::Policy;
+
+/// Tools implemented by the host rather than by a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    CreateSandbox,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolKind {
+    Builtin(Builtin),
+    /// Index into the registry's components.
+    Component(usize),
+}
+
+/// One callable tool, as `fathom tool list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolInfo {
+    pub server: String,
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+    #[serde(skip)]
+    pub kind: ToolKind,
+    /// The tool works in a sandbox named by its `sandbox_id` argument.
+    #[serde(skip)]
+    pub takes_sandbox: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    pub path: PathBuf,
+    pub server: String,
+    pub stateful: bool,
+    pub local_files: bool,
+    pub cached: bool,
+}
+
+pub(crate) struct LoadedComponent {
+    pub path: PathBuf,
+    pub server: String,
+    pub stateful: bool,
+    pub local_files: bool,
+    pub origin: Origin,
+    pub pre: ToolPre<HostState>,
+}
+
+impl LoadedComponent {
+    pub fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            path: self.path.clone(),
+            server: self.server.clone(),
+            stateful: self.stateful,
+            local_files: self.local_files,
+            cached: self.origin == Origin::Cached,
+        }
+    }
+}
+
+pub(crate) struct Registry {
+    pub components: Vec<LoadedComponent>,
+    pub tools: Vec<ToolInfo>,
+    pub errors: Vec<LoadError>,
+}
+
+fn create_sandbox_tool() -> ToolInfo {
+    ToolInfo {
+        server: "tool-python".into(),
+        name: "create_sandbox".into(),
+        description: "Create a linux sandbox (a workspace at /home/user with Python and shell tools). \
+                      Returns its sandbox_id, which every other tool of this server takes."
+            .into(),
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "timeout": {
+                    "type": "integer",
+                    "description": "Seconds the sandbox lives before it is freed.",
+                    "default": 600,
+                    "minimum": 1
+                }
+            }
+        }),
+        kind: ToolKind::Builtin(Builtin::CreateSandbox),
+        takes_sandbox: false,
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Registry {
+    pub async fn load(engine: &Engine, linker: &Linker<HostState>, cache: &CompileCache, dirs: &[PathBuf]) -> Registry {
+        let mut reg = Registry { components: Vec::new(), tools: vec![create_sandbox_tool()], errors: Vec::new() };
+        let scratch = tempfile::tempdir();
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+                .collect();
+            paths.sort();
+            for path in paths {
+                let workspace = match &scratch {
+                    Ok(d) => d.path().to_path_buf(),
+                    Err(e) => {
+                        reg.errors.push(LoadError { path, message: format!("no scratch directory: {e}") });
+                        continue;
+                    }
+                };
+                if let Err(message) = reg.load_one(engine, linker, cache, &path, workspace).await {
+                    reg.errors.push(LoadError { path, message });
+                }
+            }
+        }
+        reg.tools.sort_by(|a, b| (&a.server, &a.name).cmp(&(&b.server, &b.name)));
+        reg
+    }
+
+    async fn load_one(
+        &mut self,
+        engine: &Engine,
+        linker: &Linker<HostState>,
+        cache: &CompileCache,
+        path: &Path,
+        workspace: PathBuf,
+    ) -> Result<(), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let (component, origin) =
+            cache.load(engine, &bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("imports something Fathom does not provide: {e:#}"))?;
+        let pre = ToolPre::new(pre).map_err(|e| format!("does not implement the fathom:tool world: {e:#}"))?;
+
+        // Ask for the manifest in a throwaway instance with modest limits.
+        let mut policy = Policy::default();
+        policy.sandbox.call_timeout_secs = 30.0;
+        policy.sandbox.memory_mb = 1024;
+        let mounts = Mounts { workspace, ..Mounts::default() };
+        let mut store = new_store(engine, &policy, &mounts).map_err(|e| format!("{e:#}"))?;
+        let manifest = arm_and(&policy, &mut store, async |store| {
+            let tool: Tool = pre.instantiate_async(&mut *store).await?;
+            tool.call_manifest(&mut *store).await
+        })
+        .await
+        .map_err(|e| format!("failed while describing itself (manifest): {e:#}"))?;
+
+        if !valid_name(&manifest.server) {
+            return Err(format!("server name {:?} must be 1-64 letters, digits, `_` or `-`", manifest.server));
+        }
+        let index = self.components.len();
+        let mut specs = Vec::new();
+        for t in manifest.tools {
+            if !valid_name(&t.name) {
+                return Err(format!("tool name {:?} must be 1-64 letters, digits, `_` or `-`", t.name));
+            }
+            let schema: Value = serde_json::from_str(&t.input_schema)
+                .map_err(|e| format!("tool `{}`: input schema is not JSON: {e}", t.name))?;
+            if !schema.is_object() {
+                return Err(format!("tool `{}`: input schema is not a JSON object", t.name));
+            }
+            if let Some(other) = self.tools.iter().find(|x| x.server == manifest.server && x.name == t.name) {
+                let by = match other.kind {
+                    ToolKind::Builtin(_) => "the host".to_owned(),
+                    ToolKind::Component(i) => self.components[i].path.display().to_string(),
+                };
+                return Err(format!("tool `{}.{}` is already provided by {by}", manifest.server, t.name));
+            }
+            let takes_sandbox = schema.pointer("/properties/sandbox_id").is_some();
+            specs.push(ToolInfo {
+                server: manifest.server.clone(),
+                name: t.name,
+                description: t.description,
+                input_schema: schema,
+                kind: ToolKind::Component(index),
+                takes_sandbox,
+            });
+        }
+        self.tools.extend(specs);
+        self.components.push(LoadedComponent {
+            path: path.to_path_buf(),
+            server: manifest.server,
+            stateful: manifest.stateful,
+            local_files: manifest.local_files,
+            origin,
+            pre,
+        });
+        Ok(())
+    }
+
+    pub fn lookup(&self, server: &str, tool: &str) -> Option<&ToolInfo> {
+        self.tools.iter().find(|t| t.server == server && t.name == tool)
+    }
+}

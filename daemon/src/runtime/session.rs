@@ -1,0 +1,485 @@
+//! Sessions and sandboxes: one task's tool context.
+//!
+//! A [`Session`] holds a task's policy and its sandboxes. A [`Sandbox`] is a
+//! workspace folder plus the live instances of the stateful components that
+//! keep state in it (a Python session, a shell's working directory). The
+//! session creates sandboxes, finds them by id, expires them when their
+//! timeout passes and frees them (instances dropped, owned workspaces
+//! deleted) when they expire or the session ends.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasmtime::Store;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::bindings::{CallError, Tool};
+use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
+use super::{HostState, Meters, Runtime};
+use crate::caps::deadline::{GRACE, HostTimeout, budget};
+use crate::caps::filesystem::{Mounts, collect_outputs};
+use crate::caps::output::{cap_text, truncation_marker};
+use crate::caps::{self, Grant, LimitHit, fuel};
+use crate::policy::Policy;
+
+/// Default and bounds of `create_sandbox(timeout)`, in seconds.
+const DEFAULT_SANDBOX_SECS: u64 = 600;
+const MAX_SANDBOX_SECS: u64 = 7 * 24 * 3600;
+
+/// What one tool call came to. Serialised as `fathom tool call --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallOutcome {
+    /// False when the tool reported an error or a limit stopped it.
+    pub ok: bool,
+    /// The text the model sees: the result, or `[ERROR]: ...`.
+    pub output: String,
+    /// The error alone, without the prefix.
+    pub error: Option<String>,
+    /// Fuel (instructions) the call consumed.
+    pub fuel: u64,
+    /// Wall-clock time of the whole call, sandbox creation included.
+    pub wall_ms: f64,
+    /// The limit that stopped the call, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitHit>,
+}
+
+impl CallOutcome {
+    fn ok(output: String) -> Self {
+        CallOutcome { ok: true, output, error: None, fuel: 0, wall_ms: 0.0, limit: None }
+    }
+    fn error(message: String) -> Self {
+        CallOutcome {
+            ok: false,
+            output: format!("[ERROR]: {message}"),
+            error: Some(message),
+            fuel: 0,
+            wall_ms: 0.0,
+            limit: None,
+        }
+    }
+}
+
+pub struct SessionOptions {
+    pub policy: Policy,
+    /// Folder for the sandboxes' workspaces; a temporary folder, removed with
+    /// the session, when `None`.
+    pub root: Option<PathBuf>,
+    /// The task's outputs folder (`download_file_from_sandbox_to_local`);
+    /// `<root>/outputs` when `None`.
+    pub outputs: Option<PathBuf>,
+    /// The task's attachments, readable by local-files tools.
+    pub attachments: Option<PathBuf>,
+}
+
+impl SessionOptions {
+    pub fn new(policy: Policy) -> Self {
+        SessionOptions { policy, root: None, outputs: None, attachments: None }
+    }
+}
+
+/// A live component instance, kept between calls by stateful components.
+struct Live {
+    store: Store<HostState>,
+    /// `None` until instantiated: instantiation runs guest code, so it
+    /// happens under the budgets of the first call.
+    tool: Option<Tool>,
+    /// Per-instance staging folder backing the outputs preopen.
+    staging: Option<tempfile::TempDir>,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
+
+pub struct Sandbox {
+    pub id: String,
+    pub workspace: PathBuf,
+    owned: bool,
+    expires_at: Instant,
+    /// Live instances of stateful components, by component index.
+    instances: Mutex<HashMap<usize, Slot>>,
+}
+
+impl Sandbox {
+    fn slot(&self, component: usize) -> Slot {
+        self.instances.lock().unwrap().entry(component).or_default().clone()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.workspace);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    live: BTreeMap<String, Arc<Sandbox>>,
+    expired: BTreeSet<String>,
+    /// Workspace for tools that take no `sandbox_id`; not listed or counted.
+    scratch: Option<Arc<Sandbox>>,
+}
+
+pub struct Session {
+    rt: Arc<Runtime>,
+    policy: Arc<Policy>,
+    root: PathBuf,
+    outputs: PathBuf,
+    read_roots: Vec<PathBuf>,
+    table: Mutex<Table>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Session {
+    pub fn new(rt: Arc<Runtime>, opts: SessionOptions) -> std::io::Result<Session> {
+        let (root, tmp) = match opts.root {
+            Some(r) => {
+                std::fs::create_dir_all(&r)?;
+                (r, None)
+            }
+            None => {
+                let t = tempfile::Builder::new().prefix("fathom-session-").tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let outputs = opts.outputs.unwrap_or_else(|| root.join("outputs"));
+        std::fs::create_dir_all(&outputs)?;
+        let outputs = outputs.canonicalize()?;
+        let mut read_roots = opts.policy.files.local_roots.clone();
+        read_roots.extend(opts.attachments);
+        Ok(Session {
+            rt,
+            policy: Arc::new(opts.policy),
+            root,
+            outputs,
+            read_roots,
+            table: Mutex::new(Table::default()),
+            _tmp: tmp,
+        })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn outputs_dir(&self) -> &Path {
+        &self.outputs
+    }
+
+    /// Ids of the live sandboxes.
+    pub fn sandbox_ids(&self) -> Vec<String> {
+        self.sweep();
+        self.table.lock().unwrap().live.keys().cloned().collect()
+    }
+
+    pub fn sandbox(&self, id: &str) -> Option<Arc<Sandbox>> {
+        self.sweep();
+        self.table.lock().unwrap().live.get(id).cloned()
+    }
+
+    /// Create a sandbox living `timeout`; its workspace is `workspace` when
+    /// given (and then kept when the sandbox is freed), else a new folder.
+    pub fn create_sandbox(&self, timeout: Duration, workspace: Option<PathBuf>) -> Result<Arc<Sandbox>, String> {
+        self.sweep();
+        let mut table = self.table.lock().unwrap();
+        let max = self.policy.sandbox.max_sandboxes;
+        if table.live.len() as u64 >= max {
+            return Err(format!(
+                "this task already has {max} live sandboxes, the most its policy allows (sandbox.max_sandboxes); reuse one of: {}",
+                table.live.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let sandbox = Arc::new(self.make_sandbox(timeout, workspace)?);
+        table.live.insert(sandbox.id.clone(), sandbox.clone());
+        Ok(sandbox)
+    }
+
+    fn make_sandbox(&self, timeout: Duration, workspace: Option<PathBuf>) -> Result<Sandbox, String> {
+        let id = format!("sbx-{:016x}", rand::random::<u64>());
+        let (workspace, owned) = match workspace {
+            Some(w) => (w, false),
+            None => (self.root.join("sandboxes").join(&id), true),
+        };
+        std::fs::create_dir_all(&workspace)
+            .map_err(|e| format!("cannot create the workspace {}: {e}", workspace.display()))?;
+        Ok(Sandbox {
+            id,
+            workspace,
+            owned,
+            expires_at: Instant::now() + timeout,
+            instances: Mutex::default(),
+        })
+    }
+
+    /// Free every sandbox whose timeout has passed.
+    fn sweep(&self) {
+        let now = Instant::now();
+        let mut table = self.table.lock().unwrap();
+        let dead: Vec<String> = table.live.iter().filter(|(_, s)| s.expires_at <= now).map(|(k, _)| k.clone()).collect();
+        for id in dead {
+            table.live.remove(&id);
+            table.expired.insert(id);
+        }
+    }
+
+    fn resolve(&self, id: &str) -> Result<Arc<Sandbox>, String> {
+        self.sweep();
+        let table = self.table.lock().unwrap();
+        if let Some(s) = table.live.get(id) {
+            return Ok(s.clone());
+        }
+        let known = table.live.keys().cloned().collect::<Vec<_>>();
+        let why = if table.expired.contains(id) {
+            format!("sandbox '{id}' has expired (its create_sandbox timeout passed) and its files are gone")
+        } else {
+            format!("sandbox '{id}' does not exist")
+        };
+        Err(if known.is_empty() {
+            format!("{why}; no sandbox is live: create one with tool-python.create_sandbox")
+        } else {
+            format!("{why}; live sandboxes: {} (or create one with tool-python.create_sandbox)", known.join(", "))
+        })
+    }
+
+    fn scratch(&self) -> Result<Arc<Sandbox>, String> {
+        let mut table = self.table.lock().unwrap();
+        if let Some(s) = &table.scratch {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(self.make_sandbox(Duration::from_secs(u64::MAX / 4), None)?);
+        table.scratch = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Call `server.tool` with `arguments` (JSON text). Never fails: every
+    /// problem, from a typo in the tool name to a trap, is in the outcome.
+    pub async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+        let start = Instant::now();
+        let mut outcome = self.call_inner(server, tool, arguments).await;
+        outcome.wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        outcome
+    }
+
+    async fn call_inner(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+        let Some(info) = self.rt.registry.lookup(server, tool) else {
+            return CallOutcome::error(self.unknown_tool(server, tool));
+        };
+        if !self.policy.tool_enabled(server, tool) {
+            return CallOutcome::error(format!(
+                "`{server}.{tool}` is not allowed by this task's policy `{}` (tools.enabled / tools.disabled)",
+                self.policy.name
+            ));
+        }
+        let mut args = match serde_json::from_str::<Value>(arguments) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return CallOutcome::error(format!("arguments of `{server}.{tool}` must be a JSON object")),
+            Err(e) => return CallOutcome::error(format!("arguments of `{server}.{tool}` are not valid JSON: {e}")),
+        };
+        // As the protocol does: a null means "not given".
+        args.retain(|_, v| !v.is_null());
+        match info.kind {
+            ToolKind::Builtin(Builtin::CreateSandbox) => self.builtin_create_sandbox(&args),
+            ToolKind::Component(index) => self.call_component(info, index, args).await,
+        }
+    }
+
+    fn unknown_tool(&self, server: &str, tool: &str) -> String {
+        let tools = self.rt.tools();
+        let same_server: Vec<&str> = tools.iter().filter(|t| t.server == server).map(|t| t.name.as_str()).collect();
+        if same_server.is_empty() {
+            let mut servers: Vec<&str> = tools.iter().map(|t| t.server.as_str()).collect();
+            servers.dedup();
+            format!("there is no tool server `{server}`; servers: {}", servers.join(", "))
+        } else {
+            format!("server `{server}` has no tool `{tool}`; its tools: {}", same_server.join(", "))
+        }
+    }
+
+    fn builtin_create_sandbox(&self, args: &Map<String, Value>) -> CallOutcome {
+        let secs = match args.get("timeout") {
+            None => DEFAULT_SANDBOX_SECS,
+            Some(v) => match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+                Some(s) if (1..=MAX_SANDBOX_SECS).contains(&s) => s,
+                _ => {
+                    return CallOutcome::error(format!(
+                        "`timeout` must be a whole number of seconds from 1 to {MAX_SANDBOX_SECS}, not {v}"
+                    ));
+                }
+            },
+        };
+        match self.create_sandbox(Duration::from_secs(secs), None) {
+            Ok(s) => CallOutcome::ok(format!("Sandbox created with sandbox_id: {}", s.id)),
+            Err(e) => CallOutcome::error(e),
+        }
+    }
+
+    async fn call_component(&self, info: &ToolInfo, index: usize, args: Map<String, Value>) -> CallOutcome {
+        let component = &self.rt.registry.components[index];
+        let sandbox = if info.takes_sandbox {
+            match args.get("sandbox_id") {
+                Some(Value::String(id)) => self.resolve(id),
+                Some(other) => Err(format!("`sandbox_id` must be a string, not {other}")),
+                None => Err("`sandbox_id` is required: create a sandbox with tool-python.create_sandbox".into()),
+            }
+        } else {
+            self.scratch()
+        };
+        let sandbox = match sandbox {
+            Ok(s) => s,
+            Err(e) => return CallOutcome::error(e),
+        };
+        let arguments = Value::Object(args).to_string();
+        let policy = &*self.policy;
+
+        // A stateless call owns its instance; a stateful one borrows the
+        // sandbox's, one call at a time.
+        let slot = component.stateful.then(|| sandbox.slot(index));
+        let mut guard = match &slot {
+            Some(s) => Some(s.lock().await),
+            None => None,
+        };
+        let mut own = None;
+        let live: &mut Option<Live> = guard.as_deref_mut().unwrap_or(&mut own);
+        if live.is_none() {
+            match self.new_live(component, &sandbox) {
+                Ok(l) => *live = Some(l),
+                Err(e) => return CallOutcome::error(format!("cannot prepare the sandbox for `{}`: {e:#}", info.name)),
+            }
+        }
+        let l = live.as_mut().unwrap();
+        let pre = &component.pre;
+        let tool_name = info.name.clone();
+        let result = arm_and(policy, &mut l.store, async |store| {
+            if l.tool.is_none() {
+                l.tool = Some(pre.instantiate_async(&mut *store).await?);
+            }
+            l.tool.as_ref().unwrap().call_call(&mut *store, &tool_name, &arguments).await
+        })
+        .await;
+
+        let fuel = fuel::consumed(policy, &l.store);
+        let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
+        let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
+        let mut moved = Vec::new();
+        if let Some(staging) = &l.staging {
+            moved = collect_outputs(staging.path(), &self.outputs).unwrap_or_default();
+        }
+        let _ = moved;
+        let cap = policy.sandbox.output_bytes;
+        let stdio = render_stdio(&stdout, out_dropped, &stderr, err_dropped, cap);
+
+        let mut outcome = match result {
+            Ok(Ok(text)) => CallOutcome::ok(cap_text(text + &stdio, cap)),
+            Ok(Err(e)) => {
+                let message = match e {
+                    CallError::Failed(m) => m,
+                    CallError::InvalidArguments(m) => format!("invalid arguments for `{}.{}`: {m}", info.server, info.name),
+                    CallError::UnknownTool(m) => m,
+                };
+                CallOutcome::error(cap_text(message + &stdio, cap))
+            }
+            Err(trap) => {
+                let limit = caps::all().iter().find_map(|c| c.diagnose(policy, &l.store, &trap));
+                let mut message = match &limit {
+                    Some(hit) => hit.message.clone(),
+                    None => format!("the tool `{}.{}` crashed: {}", info.server, info.name, describe_trap(&trap)),
+                };
+                if component.stateful {
+                    message.push_str(&format!(
+                        "; this sandbox's `{}` instance was discarded, so its state (variables, working directory) is gone and the next call starts afresh",
+                        component.server
+                    ));
+                }
+                // A trapped instance cannot be entered again.
+                *live = None;
+                let mut o = CallOutcome::error(cap_text(message + &stdio, cap));
+                o.limit = limit;
+                o
+            }
+        };
+        outcome.fuel = fuel;
+        outcome
+    }
+
+    fn new_live(&self, component: &LoadedComponent, sandbox: &Sandbox) -> wasmtime::Result<Live> {
+        let mut mounts = Mounts { workspace: sandbox.workspace.clone(), ..Mounts::default() };
+        let mut staging = None;
+        if component.local_files {
+            mounts.read_roots = self.read_roots.clone();
+            let dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(&self.root)?;
+            mounts.outputs = Some((dir.path().to_path_buf(), self.outputs.clone()));
+            staging = Some(dir);
+        }
+        let store = new_store(self.rt.engine(), &self.policy, &mounts)?;
+        Ok(Live { store, tool: None, staging })
+    }
+}
+
+/// Captured stdout/stderr, appended to a result so nothing the tool printed
+/// is lost; each stream is already capped by its pipe.
+fn render_stdio(stdout: &[u8], out_dropped: u64, stderr: &[u8], err_dropped: u64, cap: u64) -> String {
+    let mut s = String::new();
+    for (name, bytes, dropped) in [("stdout", stdout, out_dropped), ("stderr", stderr, err_dropped)] {
+        if bytes.is_empty() && dropped == 0 {
+            continue;
+        }
+        s.push_str(&format!("\n[{name}]\n"));
+        s.push_str(&String::from_utf8_lossy(bytes));
+        if dropped > 0 {
+            s.push_str(&truncation_marker(dropped, cap));
+        }
+    }
+    s
+}
+
+/// A trap in words: the trap code and, for a guest panic, its message.
+fn describe_trap(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        let hint = match trap {
+            wasmtime::Trap::UnreachableCodeReached => " (the tool aborted, usually a panic; see its stderr)",
+            wasmtime::Trap::StackOverflow => " (too deep a recursion)",
+            _ => "",
+        };
+        format!("{trap}{hint}")
+    } else {
+        format!("{e:#}")
+    }
+}
+
+/// A store for one instance, with every capability prepared and attached.
+pub(crate) fn new_store(engine: &wasmtime::Engine, policy: &Policy, mounts: &Mounts) -> wasmtime::Result<Store<HostState>> {
+    let mut wasi = WasiCtxBuilder::new();
+    let mut meters = Meters::default();
+    {
+        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts };
+        for cap in caps::all() {
+            cap.prepare(policy, &mut grant)?;
+        }
+    }
+    let mut store = Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters });
+    for cap in caps::all() {
+        cap.attach(policy, &mut store);
+    }
+    Ok(store)
+}
+
+/// Arm every budget, then run `f` under the host-side timeout.
+pub(crate) async fn arm_and<R>(
+    policy: &Policy,
+    store: &mut Store<HostState>,
+    f: impl AsyncFnOnce(&mut Store<HostState>) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    for cap in caps::all() {
+        cap.arm(policy, store)?;
+    }
+    match tokio::time::timeout(budget(policy) + GRACE, f(store)).await {
+        Ok(r) => r,
+        Err(_) => Err(wasmtime::Error::new(HostTimeout)),
+    }
+}

@@ -1,0 +1,396 @@
+//! # fathom-sdk: write a Fathom tool in a few lines
+//!
+//! A Fathom tool is a WebAssembly component (built for `wasm32-wasip2`) that
+//! implements the `fathom:tool` world in `sdk/wit/tool.wit`: it describes its
+//! tools in a manifest and answers calls of the form *tool name + JSON
+//! arguments → text*. This crate hides the component plumbing: a tool is a
+//! plain Rust function over a `serde` argument struct, and its JSON Schema —
+//! what the model sees — is derived from that struct with `schemars`, so the
+//! schema and the parser can never disagree.
+//!
+//! ```
+//! use fathom_sdk::{JsonSchema, Toolbox, ToolError};
+//! use serde::Deserialize;
+//!
+//! /// Arguments of `word_count`. Doc comments become schema descriptions.
+//! #[derive(Deserialize, JsonSchema)]
+//! struct WordCountArgs {
+//!     /// The text to count words in.
+//!     text: String,
+//! }
+//!
+//! fn word_count(args: WordCountArgs) -> Result<String, ToolError> {
+//!     if args.text.len() > 1_000_000 {
+//!         return Err(ToolError::failed("text is over 1 MB; pass a smaller piece"));
+//!     }
+//!     Ok(args.text.split_whitespace().count().to_string())
+//! }
+//!
+//! fn toolbox() -> Toolbox {
+//!     Toolbox::new("text-tools").tool("word_count", "Count the words in a text.", word_count)
+//! }
+//!
+//! // In the component crate this one line exports the toolbox:
+//! // fathom_sdk::export!(toolbox);
+//!
+//! // The same toolbox can be exercised natively in unit tests:
+//! let mut tb = toolbox();
+//! assert_eq!(tb.call("word_count", r#"{"text": "a b c"}"#).unwrap(), "3");
+//! assert!(tb.call("word_count", r#"{"txt": 1}"#).is_err());
+//! ```
+//!
+//! Build it with `cargo build --release --target wasm32-wasip2` and install
+//! the resulting `.wasm` with `fathom tool install`; `fathom tool new NAME`
+//! scaffolds such a crate with a passing test.
+//!
+//! ## What a tool can reach
+//! Only what its sandbox grants: the task workspace at `/home/user`, captured
+//! stdout/stderr (capped), clocks and random numbers. There is no network, no
+//! environment and no other host directory, and every call runs under a fuel
+//! budget, a wall-clock deadline and a memory cap. Use the filesystem through
+//! `std::fs` as usual.
+//!
+//! ## Stateful tools
+//! [`Toolbox::stateful`] keeps a value of your choosing between calls in the
+//! same sandbox (the host keeps that component instance alive for the
+//! sandbox). If a call hits a limit the instance is discarded and the next
+//! call starts from a fresh state.
+
+use std::fmt;
+
+pub use schemars::{self, JsonSchema};
+use serde::de::DeserializeOwned;
+
+#[doc(hidden)]
+pub mod __bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "tool",
+        pub_export_macro: true,
+        export_macro_name: "__export_tool_world",
+        default_bindings_module: "fathom_sdk::__bindings",
+    });
+}
+
+/// Why a call did not produce a result. The host shows the message to the
+/// model (prefixed with `[ERROR]:`), so say what went wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolError {
+    /// The arguments do not fit the tool's schema.
+    InvalidArguments(String),
+    /// The tool name is not served by this component.
+    UnknownTool(String),
+    /// The tool ran and failed.
+    Failed(String),
+}
+
+impl ToolError {
+    /// A failure of the tool itself.
+    pub fn failed(message: impl Into<String>) -> Self {
+        ToolError::Failed(message.into())
+    }
+    /// Arguments that parse but make no sense (a negative count, say).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ToolError::InvalidArguments(message.into())
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            ToolError::InvalidArguments(m) | ToolError::UnknownTool(m) | ToolError::Failed(m) => m,
+        }
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToolError::InvalidArguments(m) => write!(f, "invalid arguments: {m}"),
+            ToolError::UnknownTool(m) => write!(f, "unknown tool: {m}"),
+            ToolError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl From<std::io::Error> for ToolError {
+    fn from(e: std::io::Error) -> Self {
+        ToolError::Failed(e.to_string())
+    }
+}
+
+/// The `sandbox_id` argument of a tool that works in a sandbox.
+///
+/// Declare a field `sandbox_id: SandboxId` and the host resolves it before
+/// the call: the instance runs with that sandbox's workspace at
+/// `/home/user`, and an unknown id never reaches the tool (the model gets an
+/// error listing the live sandboxes). The tool itself rarely needs the value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SandboxId(pub String);
+
+impl JsonSchema for SandboxId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SandboxId".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "The sandbox to work in, as returned by create_sandbox."
+        })
+    }
+}
+
+/// One tool's description, as the host and the model see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub input_schema: serde_json::Value,
+}
+
+type Handler<S> = Box<dyn Fn(&mut S, serde_json::Value) -> Result<String, ToolError>>;
+
+/// The tools one component serves, with their handlers.
+///
+/// `S` is the state a stateful toolbox keeps between calls in one sandbox;
+/// stateless toolboxes use `()`.
+pub struct Toolbox<S = ()> {
+    server: String,
+    stateful: bool,
+    local_files: bool,
+    state: S,
+    tools: Vec<(ToolSpec, Handler<S>)>,
+}
+
+impl Toolbox<()> {
+    /// A stateless toolbox: every call runs in a fresh instance.
+    pub fn new(server: impl Into<String>) -> Self {
+        Toolbox { server: server.into(), stateful: false, local_files: false, state: (), tools: Vec::new() }
+    }
+}
+
+impl<S: 'static> Toolbox<S> {
+    /// A stateful toolbox: `state` lives as long as the sandbox's instance.
+    pub fn stateful(server: impl Into<String>, state: S) -> Self {
+        Toolbox { server: server.into(), stateful: true, local_files: false, state, tools: Vec::new() }
+    }
+
+    /// Add a tool whose handler takes only its arguments.
+    pub fn tool<A, F>(self, name: &str, description: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + JsonSchema,
+        F: Fn(A) -> Result<String, ToolError> + 'static,
+    {
+        self.tool_with_state(name, description, move |_: &mut S, args: A| handler(args))
+    }
+
+    /// Add a tool whose handler also gets the toolbox state.
+    pub fn tool_with_state<A, F>(mut self, name: &str, description: &str, handler: F) -> Self
+    where
+        A: DeserializeOwned + JsonSchema,
+        F: Fn(&mut S, A) -> Result<String, ToolError> + 'static,
+    {
+        assert!(
+            self.tools.iter().all(|(spec, _)| spec.name != name),
+            "tool `{name}` is registered twice"
+        );
+        let spec = ToolSpec {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            input_schema: schema_of::<A>(),
+        };
+        let handler: Handler<S> = Box::new(move |state, value| {
+            let args: A = serde_json::from_value(value)
+                .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+            handler(state, args)
+        });
+        self.tools.push((spec, handler));
+        self
+    }
+
+    /// Ask for the task's local files: the policy's allowed local roots
+    /// (read-only, at their host paths, listed in `FATHOM_LOCAL_ROOTS`) and
+    /// the task's outputs folder (write-only, in `FATHOM_OUTPUTS_DIR`).
+    pub fn with_local_files(mut self) -> Self {
+        self.local_files = true;
+        self
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.tools.iter().map(|(spec, _)| spec)
+    }
+
+    /// Run one call exactly as the host would: `arguments` is JSON text that
+    /// must be an object.
+    pub fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError> {
+        let Some((_, handler)) = self.tools.iter().find(|(spec, _)| spec.name == tool) else {
+            let known: Vec<&str> = self.tools.iter().map(|(s, _)| s.name.as_str()).collect();
+            return Err(ToolError::UnknownTool(format!(
+                "`{tool}` is not a tool of server `{}`; it has: {}",
+                self.server,
+                known.join(", ")
+            )));
+        };
+        let value: serde_json::Value = serde_json::from_str(arguments)
+            .map_err(|e| ToolError::InvalidArguments(format!("arguments are not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ToolError::InvalidArguments(
+                "arguments must be a JSON object".to_owned(),
+            ));
+        }
+        handler(&mut self.state, value)
+    }
+}
+
+/// The JSON Schema of an argument type, without the `$schema` header, which
+/// would only cost the model tokens.
+pub fn schema_of<A: JsonSchema>() -> serde_json::Value {
+    let mut value = schemars::schema_for!(A).to_value();
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("$schema");
+    }
+    value
+}
+
+/// Object-safe view of a toolbox, so the export glue can hold any `Toolbox<S>`.
+#[doc(hidden)]
+pub trait DynToolbox {
+    fn manifest(&self) -> __bindings::Manifest;
+    fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError>;
+}
+
+impl<S: 'static> DynToolbox for Toolbox<S> {
+    fn manifest(&self) -> __bindings::Manifest {
+        __bindings::Manifest {
+            server: self.server.clone(),
+            stateful: self.stateful,
+            local_files: self.local_files,
+            tools: self
+                .specs()
+                .map(|s| __bindings::ToolSpec {
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                    input_schema: s.input_schema.to_string(),
+                })
+                .collect(),
+        }
+    }
+    fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError> {
+        Toolbox::call(self, tool, arguments)
+    }
+}
+
+#[doc(hidden)]
+pub fn __to_call_error(e: ToolError) -> __bindings::CallError {
+    match e {
+        ToolError::InvalidArguments(m) => __bindings::CallError::InvalidArguments(m),
+        ToolError::UnknownTool(m) => __bindings::CallError::UnknownTool(m),
+        ToolError::Failed(m) => __bindings::CallError::Failed(m),
+    }
+}
+
+/// Export a toolbox as this component's implementation of the `fathom:tool`
+/// world. Pass a function that builds the [`Toolbox`]; it runs once per
+/// instance, on first use.
+#[macro_export]
+macro_rules! export {
+    ($make:path) => {
+        const _: () = {
+            use ::std::cell::RefCell;
+            thread_local! {
+                static TOOLBOX: RefCell<Option<Box<dyn $crate::DynToolbox>>> =
+                    const { RefCell::new(None) };
+            }
+            fn with<R>(f: impl FnOnce(&mut dyn $crate::DynToolbox) -> R) -> R {
+                TOOLBOX.with(|cell| {
+                    let mut slot = cell.borrow_mut();
+                    let tb = slot.get_or_insert_with(|| Box::new($make()));
+                    f(&mut **tb)
+                })
+            }
+            struct Component;
+            impl $crate::__bindings::Guest for Component {
+                fn manifest() -> $crate::__bindings::Manifest {
+                    with(|tb| tb.manifest())
+                }
+                fn call(
+                    tool: String,
+                    arguments: String,
+                ) -> Result<String, $crate::__bindings::CallError> {
+                    with(|tb| tb.call(&tool, &arguments)).map_err($crate::__to_call_error)
+                }
+            }
+            $crate::__bindings::__export_tool_world!(Component with_types_in $crate::__bindings);
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, JsonSchema)]
+    struct Add {
+        /// left operand
+        a: i64,
+        b: i64,
+    }
+
+    fn toolbox() -> Toolbox {
+        Toolbox::new("calc").tool("add", "Add.", |x: Add| Ok((x.a + x.b).to_string()))
+    }
+
+    #[test]
+    fn schema_is_derived_and_has_no_header() {
+        let tb = toolbox();
+        let spec = tb.specs().next().unwrap();
+        assert_eq!(spec.input_schema["type"], "object");
+        assert_eq!(spec.input_schema["properties"]["a"]["description"], "left operand");
+        assert_eq!(spec.input_schema["required"], serde_json::json!(["a", "b"]));
+        assert!(spec.input_schema.get("$schema").is_none());
+    }
+
+    #[test]
+    fn calls_dispatch_and_errors_are_precise() {
+        let mut tb = toolbox();
+        assert_eq!(tb.call("add", r#"{"a": 2, "b": 3}"#).unwrap(), "5");
+        let e = tb.call("sub", "{}").unwrap_err();
+        assert!(matches!(&e, ToolError::UnknownTool(m) if m.contains("add")), "{e:?}");
+        let e = tb.call("add", r#"{"a": 2"#).unwrap_err();
+        assert!(matches!(&e, ToolError::InvalidArguments(m) if m.contains("not valid JSON")), "{e:?}");
+        let e = tb.call("add", r#"{"a": 2}"#).unwrap_err();
+        assert!(matches!(&e, ToolError::InvalidArguments(m) if m.contains("missing field `b`")), "{e:?}");
+        let e = tb.call("add", "[1]").unwrap_err();
+        assert!(matches!(&e, ToolError::InvalidArguments(m) if m.contains("object")), "{e:?}");
+    }
+
+    #[test]
+    fn state_persists_in_stateful_toolboxes() {
+        #[derive(Deserialize, JsonSchema)]
+        struct Empty {}
+        let mut tb = Toolbox::stateful("counter", 0u32).tool_with_state(
+            "next",
+            "Count.",
+            |n: &mut u32, _: Empty| {
+                *n += 1;
+                Ok(n.to_string())
+            },
+        );
+        assert!(tb.is_stateful());
+        tb.call("next", "{}").unwrap();
+        assert_eq!(tb.call("next", "{}").unwrap(), "2");
+    }
+}

@@ -1,0 +1,111 @@
+//! A component that misbehaves on request, for the runtime's adversarial
+//! tests. Never installed with Fathom.
+
+use std::hint::black_box;
+use std::io::Write;
+
+use fathom_sdk::{JsonSchema, SandboxId, ToolError, Toolbox};
+use serde::Deserialize;
+
+#[derive(Deserialize, JsonSchema)]
+struct Text {
+    text: String,
+}
+#[derive(Deserialize, JsonSchema)]
+struct Nothing {}
+#[derive(Deserialize, JsonSchema)]
+struct Millis {
+    ms: u64,
+}
+#[derive(Deserialize, JsonSchema)]
+struct Size {
+    /// Bytes or megabytes, per tool; 0 means forever.
+    n: u64,
+}
+#[derive(Deserialize, JsonSchema)]
+struct FsPath {
+    #[allow(dead_code)] // resolved by the host
+    sandbox_id: SandboxId,
+    path: String,
+}
+#[derive(Deserialize, JsonSchema)]
+struct FsWrite {
+    #[allow(dead_code)] // resolved by the host
+    sandbox_id: SandboxId,
+    path: String,
+    content: String,
+}
+#[derive(Deserialize, JsonSchema)]
+struct Addr {
+    addr: String,
+}
+
+fn err(e: impl std::fmt::Display) -> ToolError {
+    ToolError::failed(e.to_string())
+}
+
+pub fn toolbox() -> Toolbox {
+    Toolbox::new("hostile")
+        .tool("echo", "Return the text.", |a: Text| Ok(a.text))
+        .tool("spin", "Loop forever.", |_: Nothing| {
+            let mut x = 0u64;
+            loop {
+                x = black_box(x.wrapping_add(1));
+            }
+        })
+        .tool("sleep", "Sleep in the host.", |a: Millis| {
+            std::thread::sleep(std::time::Duration::from_millis(a.ms));
+            Ok("slept".into())
+        })
+        .tool("alloc", "Allocate and keep n MB in 1 MB pieces (0: forever).", |a: Size| {
+            let mut keep: Vec<Vec<u8>> = Vec::new();
+            while a.n == 0 || (keep.len() as u64) < a.n {
+                keep.push(black_box(vec![1u8; 1 << 20]));
+            }
+            Ok(format!("allocated {} MB", keep.len()))
+        })
+        .tool("try_alloc", "Try one allocation of n MB and report, without aborting.", |a: Size| {
+            let mut v: Vec<u8> = Vec::new();
+            match v.try_reserve_exact((a.n as usize) << 20) {
+                Ok(()) => Ok("allocated".into()),
+                Err(_) => Ok("allocation refused".into()),
+            }
+        })
+        .tool("flood", "Print n bytes to stdout (0: forever), then return.", |a: Size| {
+            let line = [b'x'; 1023];
+            let mut out = std::io::stdout().lock();
+            let mut written = 0u64;
+            while a.n == 0 || written < a.n {
+                out.write_all(&line).map_err(err)?;
+                out.write_all(b"\n").map_err(err)?;
+                written += 1024;
+            }
+            Ok("flooded".into())
+        })
+        .tool("big_result", "Return n bytes of text.", |a: Size| Ok("y".repeat(a.n as usize)))
+        .tool("panic", "Panic with the text.", |a: Text| -> Result<String, ToolError> { panic!("{}", a.text) })
+        .tool("read", "Read a file.", |a: FsPath| std::fs::read_to_string(&a.path).map_err(err))
+        .tool("write", "Write a file.", |a: FsWrite| std::fs::write(&a.path, a.content).map(|_| "written".into()).map_err(err))
+        .tool("list", "List a folder.", |a: FsPath| {
+            let mut names: Vec<String> = std::fs::read_dir(&a.path)
+                .map_err(err)?
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<_, _>>()
+                .map_err(err)?;
+            names.sort();
+            Ok(names.join("\n"))
+        })
+        .tool("env", "All environment variables as JSON.", |_: Nothing| {
+            let vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            Ok(serde_json::to_string(&vars).unwrap())
+        })
+        .tool("connect", "Open a TCP connection.", |a: Addr| {
+            std::net::TcpStream::connect(&a.addr).map(|_| "connected".into()).map_err(err)
+        })
+        .tool("resolve", "Resolve a host name.", |a: Addr| {
+            use std::net::ToSocketAddrs;
+            a.addr.to_socket_addrs().map(|it| format!("{:?}", it.collect::<Vec<_>>())).map_err(err)
+        })
+}
+
+fathom_sdk::export!(toolbox);
