@@ -6,6 +6,11 @@
 //! engine's compatibility hash (wasmtime version, compiler settings, enabled
 //! features such as fuel) and the component's bytes, so any change to either
 //! is a different key: a stale artifact is never loaded, only left behind.
+//!
+//! Artifacts are memory-mapped by every runtime that loads them, so they are
+//! only ever created whole (write to a temporary name, then rename) and
+//! never modified in place: truncating a mapped file would fault the
+//! processes using it.
 
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
