@@ -198,11 +198,19 @@ async fn bad_calls_get_clear_errors() {
     let out = s.call("hostile", "echo", r#"{"txt": "x"}"#).await;
     assert!(out.output.contains("invalid arguments for `hostile.echo`: missing field `text`"), "{}", out.output);
     let out = s.call("hostile", "ech0", "{}").await;
-    assert!(out.output.contains("server `hostile` has no tool `ech0`; its tools: ") && out.output.contains("echo"), "{}", out.output);
+    assert!(
+        out.output.contains("server `hostile` has no tool `ech0`; its tools: ") && out.output.contains("echo"),
+        "{}",
+        out.output
+    );
     let out = s.call("nosuch", "echo", "{}").await;
     assert!(out.output.contains("there is no tool server `nosuch`"), "{}", out.output);
     let out = s.call("counter", "incr", r#"{"sandbox_id": "sbx-nope"}"#).await;
-    assert!(out.output.contains("sandbox 'sbx-nope' does not exist") && out.output.contains(&f.sandbox), "{}", out.output);
+    assert!(
+        out.output.contains("sandbox 'sbx-nope' does not exist") && out.output.contains(&f.sandbox),
+        "{}",
+        out.output
+    );
     let out = s.call("counter", "incr", "{}").await;
     assert!(out.output.contains("`sandbox_id` is required"), "{}", out.output);
     // Still healthy.
@@ -223,11 +231,16 @@ async fn a_corrupt_component_is_reported_and_the_rest_work() {
     let mut opts = common::options(common::shared_cache());
     opts.tools_dirs = vec![dir.path().to_path_buf()];
     let rt = Runtime::new(opts).await.unwrap();
-    let mut bad: Vec<String> = rt.load_errors().iter().map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let mut bad: Vec<String> =
+        rt.load_errors().iter().map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
     bad.sort();
     // hostile.wasm loads; its truncated copy fails; so does the garbage.
     assert_eq!(bad, ["corrupt.wasm", "truncated.wasm"], "{:?}", rt.load_errors());
-    assert!(rt.load_errors().iter().all(|e| e.message.contains("not a valid WebAssembly component")), "{:?}", rt.load_errors());
+    assert!(
+        rt.load_errors().iter().all(|e| e.message.contains("not a valid WebAssembly component")),
+        "{:?}",
+        rt.load_errors()
+    );
     let s = Session::new(rt, SessionOptions::new(policy(|_| {}))).unwrap();
     assert_eq!(s.call("hostile", "echo", r#"{"text": "fine"}"#).await.output, "fine");
 }
@@ -314,7 +327,11 @@ async fn sandboxes_are_bounded_expire_and_are_freed() {
 async fn tools_disabled_by_policy_are_refused() {
     let f = Fixture::new(policy(|p| p.tools.disabled = vec!["hostile.*".into()])).await;
     let out = f.call("hostile.echo", json!({"text": "x"})).await;
-    assert!(out.output.contains("not allowed by this task's policy") && out.output.contains("tools.disabled"), "{}", out.output);
+    assert!(
+        out.output.contains("not allowed by this task's policy") && out.output.contains("tools.disabled"),
+        "{}",
+        out.output
+    );
 }
 
 // ---- file tools --------------------------------------------------------------
@@ -332,7 +349,8 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
     let f = Fixture::with_options(opts).await;
     let path = |p: &str| local_root.join(p).to_string_lossy().into_owned();
 
-    let out = f.call("tool-python.upload_file_from_local_to_sandbox", json!({"local_file_path": path("report.csv")})).await;
+    let out =
+        f.call("tool-python.upload_file_from_local_to_sandbox", json!({"local_file_path": path("report.csv")})).await;
     assert_eq!(out.output, "File uploaded to /home/user/report.csv (8 bytes)");
     assert_eq!(std::fs::read_to_string(f.workspace.join("report.csv")).unwrap(), "a,b\n1,2\n");
     let out = f
@@ -345,7 +363,8 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
 
     // Files written in the sandbox by another tool can be downloaded.
     f.call("hostile.write", json!({"path": "/home/user/result.txt", "content": "42"})).await;
-    let out = f.call("tool-python.download_file_from_sandbox_to_local", json!({"sandbox_file_path": "result.txt"})).await;
+    let out =
+        f.call("tool-python.download_file_from_sandbox_to_local", json!({"sandbox_file_path": "result.txt"})).await;
     let saved = outputs.path().canonicalize().unwrap().join("result.txt");
     assert_eq!(out.output, format!("File downloaded successfully to: {} (2 bytes)", saved.display()));
     assert_eq!(std::fs::read_to_string(&saved).unwrap(), "42");
@@ -356,11 +375,11 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
         (json!({"local_file_path": path("evil")}), "leads outside the folders"),
         (json!({"local_file_path": path("missing.txt")}), "no such file"),
         (json!({"local_file_path": "relative.txt"}), "must be an absolute path"),
+        (json!({"local_file_path": outputs.path().join("earlier.txt").to_string_lossy()}), "outside the local folders"),
         (
-            json!({"local_file_path": outputs.path().join("earlier.txt").to_string_lossy()}),
-            "outside the local folders",
+            json!({"local_file_path": path("report.csv"), "sandbox_file_path": "/etc/x"}),
+            "outside the sandbox workspace",
         ),
-        (json!({"local_file_path": path("report.csv"), "sandbox_file_path": "/etc/x"}), "outside the sandbox workspace"),
         (json!({"local_file_path": path("report.csv"), "sandbox_file_path": "../x"}), "outside the sandbox workspace"),
     ] {
         let out = f.call("tool-python.upload_file_from_local_to_sandbox", args.clone()).await;
@@ -377,7 +396,8 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
     }
     // Without local roots, nothing local is readable.
     let g = Fixture::new(policy(|_| {})).await;
-    let out = g.call("tool-python.upload_file_from_local_to_sandbox", json!({"local_file_path": path("report.csv")})).await;
+    let out =
+        g.call("tool-python.upload_file_from_local_to_sandbox", json!({"local_file_path": path("report.csv")})).await;
     assert!(out.output.contains("allows no local folders (files.local_roots)"), "{}", out.output);
 }
 

@@ -58,9 +58,7 @@ enum ToolCmd {
     },
     /// Install a tool: a built .wasm component, or a tool crate folder
     /// (built for wasm32-wasip2 first).
-    Install {
-        path: PathBuf,
-    },
+    Install { path: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -161,7 +159,13 @@ async fn tool_list(json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn tool_call(tool: &str, args: &str, policy: &str, workspace: Option<PathBuf>, json: bool) -> Result<(), Failure> {
+async fn tool_call(
+    tool: &str,
+    args: &str,
+    policy: &str,
+    workspace: Option<PathBuf>,
+    json: bool,
+) -> Result<(), Failure> {
     let Some((server, name)) = tool.rsplit_once('.') else {
         return Err(usage(format!("name the tool as SERVER.TOOL, e.g. tool-python.create_sandbox, not `{tool}`")));
     };

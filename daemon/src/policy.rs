@@ -263,12 +263,7 @@ impl Apply<'_> {
 
     fn err(&mut self, key: &str, span: std::ops::Range<usize>, message: String) {
         let line = Some(self.line_of(span));
-        self.errors.push(PolicyError {
-            source: self.source.to_owned(),
-            line,
-            key: Some(key.to_owned()),
-            message,
-        });
+        self.errors.push(PolicyError { source: self.source.to_owned(), line, key: Some(key.to_owned()), message });
     }
 
     /// Copy a number in `[min, max]` (inclusive) into `slot`.
@@ -364,7 +359,11 @@ impl Apply<'_> {
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !valid_name {
-                self.err(&key, secret.span(), "a secret is named after an environment variable: letters, digits and `_`".into());
+                self.err(
+                    &key,
+                    secret.span(),
+                    "a secret is named after an environment variable: letters, digits and `_`".into(),
+                );
                 continue;
             }
             if secret.get_ref().hosts.is_empty() {
@@ -394,7 +393,10 @@ fn check_host_pattern(h: &str) -> Result<(), String> {
     }
     let bare = h.strip_prefix("*.").unwrap_or(h);
     if h.contains("://") || h.contains('/') {
-        return Err("a host pattern is a bare host name such as \"arxiv.org\" or \"*.wikipedia.org\", without scheme or path".into());
+        return Err(
+            "a host pattern is a bare host name such as \"arxiv.org\" or \"*.wikipedia.org\", without scheme or path"
+                .into(),
+        );
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']');
     if bare.is_empty() || !bare.chars().all(ok_char) {
@@ -507,9 +509,7 @@ impl PolicyStore {
 
     /// Returns (display name of the source, its text).
     fn read(&self, spec: &str, relative_to: Option<&Path>) -> Result<(String, String), Vec<PolicyError>> {
-        let not_found = |message: String| {
-            vec![PolicyError { source: spec.to_owned(), line: None, key: None, message }]
-        };
+        let not_found = |message: String| vec![PolicyError { source: spec.to_owned(), line: None, key: None, message }];
         let looks_like_path = spec.contains('/') || spec.ends_with(".toml");
         if looks_like_path {
             let mut path = PathBuf::from(spec);
@@ -625,7 +625,8 @@ mod tests {
     fn extends_inherits_and_overrides() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("base.toml"), "extends = \"strict\"\n[sandbox]\nmemory_mb = 99\n").unwrap();
-        std::fs::write(dir.path().join("child.toml"), "extends = \"base.toml\"\n[sandbox]\noutput_bytes = 7\n").unwrap();
+        std::fs::write(dir.path().join("child.toml"), "extends = \"base.toml\"\n[sandbox]\noutput_bytes = 7\n")
+            .unwrap();
         let p = PolicyStore::default().load(dir.path().join("child.toml").to_str().unwrap()).unwrap();
         let strict = PolicyStore::default().load("strict").unwrap();
         assert_eq!(p.sandbox.memory_mb, 99);

@@ -170,11 +170,7 @@ pub async fn install(wasm: &Path, dest_dir: &Path) -> Result<String, String> {
     std::fs::create_dir_all(dest_dir).map_err(|e| format!("{}: {e}", dest_dir.display()))?;
     let dest = dest_dir.join(&name);
     std::fs::copy(wasm, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-    let tools: Vec<String> = rt
-        .tools()
-        .iter()
-        .filter(|t| t.name != "create_sandbox")
-        .map(|t| format!("{}.{}", t.server, t.name))
-        .collect();
+    let tools: Vec<String> =
+        rt.tools().iter().filter(|t| t.name != "create_sandbox").map(|t| format!("{}.{}", t.server, t.name)).collect();
     Ok(format!("Installed {} with tools: {}", dest.display(), tools.join(", ")))
 }

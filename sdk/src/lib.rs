@@ -154,6 +154,16 @@ pub struct ToolSpec {
 
 type Handler<S> = Box<dyn Fn(&mut S, serde_json::Value) -> Result<String, ToolError>>;
 
+/// A registered tool. The schema is derived only when the manifest is asked
+/// for: a stateless component is instantiated afresh for every call, and
+/// deriving every schema on each of those would be most of its cost.
+struct Entry<S> {
+    name: String,
+    description: String,
+    schema: fn() -> serde_json::Value,
+    handler: Handler<S>,
+}
+
 /// The tools one component serves, with their handlers.
 ///
 /// `S` is the state a stateful toolbox keeps between calls in one sandbox;
@@ -163,7 +173,7 @@ pub struct Toolbox<S = ()> {
     stateful: bool,
     local_files: bool,
     state: S,
-    tools: Vec<(ToolSpec, Handler<S>)>,
+    tools: Vec<Entry<S>>,
 }
 
 impl Toolbox<()> {
@@ -194,21 +204,17 @@ impl<S: 'static> Toolbox<S> {
         A: DeserializeOwned + JsonSchema,
         F: Fn(&mut S, A) -> Result<String, ToolError> + 'static,
     {
-        assert!(
-            self.tools.iter().all(|(spec, _)| spec.name != name),
-            "tool `{name}` is registered twice"
-        );
-        let spec = ToolSpec {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_schema: schema_of::<A>(),
-        };
+        assert!(self.tools.iter().all(|e| e.name != name), "tool `{name}` is registered twice");
         let handler: Handler<S> = Box::new(move |state, value| {
-            let args: A = serde_json::from_value(value)
-                .map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
+            let args: A = serde_json::from_value(value).map_err(|e| ToolError::InvalidArguments(e.to_string()))?;
             handler(state, args)
         });
-        self.tools.push((spec, handler));
+        self.tools.push(Entry {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            schema: schema_of::<A>,
+            handler,
+        });
         self
     }
 
@@ -228,15 +234,19 @@ impl<S: 'static> Toolbox<S> {
         self.stateful
     }
 
-    pub fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
-        self.tools.iter().map(|(spec, _)| spec)
+    /// The tools' descriptions, with their schemas derived.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.tools
+            .iter()
+            .map(|e| ToolSpec { name: e.name.clone(), description: e.description.clone(), input_schema: (e.schema)() })
+            .collect()
     }
 
     /// Run one call exactly as the host would: `arguments` is JSON text that
     /// must be an object.
     pub fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError> {
-        let Some((_, handler)) = self.tools.iter().find(|(spec, _)| spec.name == tool) else {
-            let known: Vec<&str> = self.tools.iter().map(|(s, _)| s.name.as_str()).collect();
+        let Some(entry) = self.tools.iter().find(|e| e.name == tool) else {
+            let known: Vec<&str> = self.tools.iter().map(|e| e.name.as_str()).collect();
             return Err(ToolError::UnknownTool(format!(
                 "`{tool}` is not a tool of server `{}`; it has: {}",
                 self.server,
@@ -246,11 +256,9 @@ impl<S: 'static> Toolbox<S> {
         let value: serde_json::Value = serde_json::from_str(arguments)
             .map_err(|e| ToolError::InvalidArguments(format!("arguments are not valid JSON: {e}")))?;
         if !value.is_object() {
-            return Err(ToolError::InvalidArguments(
-                "arguments must be a JSON object".to_owned(),
-            ));
+            return Err(ToolError::InvalidArguments("arguments must be a JSON object".to_owned()));
         }
-        handler(&mut self.state, value)
+        (entry.handler)(&mut self.state, value)
     }
 }
 
@@ -279,9 +287,10 @@ impl<S: 'static> DynToolbox for Toolbox<S> {
             local_files: self.local_files,
             tools: self
                 .specs()
+                .into_iter()
                 .map(|s| __bindings::ToolSpec {
-                    name: s.name.clone(),
-                    description: s.description.clone(),
+                    name: s.name,
+                    description: s.description,
                     input_schema: s.input_schema.to_string(),
                 })
                 .collect(),
@@ -325,14 +334,11 @@ macro_rules! export {
                 fn manifest() -> $crate::__bindings::Manifest {
                     with(|tb| tb.manifest())
                 }
-                fn call(
-                    tool: String,
-                    arguments: String,
-                ) -> Result<String, $crate::__bindings::CallError> {
+                fn call(tool: String, arguments: String) -> Result<String, $crate::__bindings::CallError> {
                     with(|tb| tb.call(&tool, &arguments)).map_err($crate::__to_call_error)
                 }
             }
-            $crate::__bindings::__export_tool_world!(Component with_types_in $crate::__bindings);
+    $crate::__bindings::__export_tool_world!(Component with_types_in $crate::__bindings);
         };
     };
 }
@@ -356,7 +362,7 @@ mod tests {
     #[test]
     fn schema_is_derived_and_has_no_header() {
         let tb = toolbox();
-        let spec = tb.specs().next().unwrap();
+        let spec = tb.specs().remove(0);
         assert_eq!(spec.input_schema["type"], "object");
         assert_eq!(spec.input_schema["properties"]["a"]["description"], "left operand");
         assert_eq!(spec.input_schema["required"], serde_json::json!(["a", "b"]));
@@ -381,14 +387,10 @@ mod tests {
     fn state_persists_in_stateful_toolboxes() {
         #[derive(Deserialize, JsonSchema)]
         struct Empty {}
-        let mut tb = Toolbox::stateful("counter", 0u32).tool_with_state(
-            "next",
-            "Count.",
-            |n: &mut u32, _: Empty| {
-                *n += 1;
-                Ok(n.to_string())
-            },
-        );
+        let mut tb = Toolbox::stateful("counter", 0u32).tool_with_state("next", "Count.", |n: &mut u32, _: Empty| {
+            *n += 1;
+            Ok(n.to_string())
+        });
         assert!(tb.is_stateful());
         tb.call("next", "{}").unwrap();
         assert_eq!(tb.call("next", "{}").unwrap(), "2");

@@ -61,11 +61,9 @@ impl Fixture {
     pub async fn call(&self, tool: &str, args: serde_json::Value) -> CallOutcome {
         let (server, name) = tool.rsplit_once('.').unwrap();
         let mut args = args;
-        let takes = self
-            .rt
-            .tools()
-            .iter()
-            .any(|t| t.server == server && t.name == name && t.input_schema.pointer("/properties/sandbox_id").is_some());
+        let takes = self.rt.tools().iter().any(|t| {
+            t.server == server && t.name == name && t.input_schema.pointer("/properties/sandbox_id").is_some()
+        });
         if takes && args.get("sandbox_id").is_none() {
             args["sandbox_id"] = self.sandbox.clone().into();
         }

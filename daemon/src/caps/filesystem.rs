@@ -64,9 +64,8 @@ impl Capability for Filesystem {
         };
         let mut roots = Vec::new();
         for root in &m.read_roots {
-            let canon = root
-                .canonicalize()
-                .with_context(|| format!("local root {} (files.local_roots)", root.display()))?;
+            let canon =
+                root.canonicalize().with_context(|| format!("local root {} (files.local_roots)", root.display()))?;
             claim(&canon, "local root")?;
             wasi.preopened_dir(&canon, canon.to_string_lossy(), FsPerms::ReadOnly)?;
             roots.push(canon.to_string_lossy().into_owned());

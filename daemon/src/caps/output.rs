@@ -101,9 +101,7 @@ impl tokio::io::AsyncWrite for CappedPipe {
 
 /// The marker put where output was cut; it names the limit and its key.
 pub fn truncation_marker(dropped: u64, cap: u64) -> String {
-    format!(
-        "\n... [output truncated: {dropped} more bytes cut at the {cap}-byte limit (sandbox.output_bytes)]"
-    )
+    format!("\n... [output truncated: {dropped} more bytes cut at the {cap}-byte limit (sandbox.output_bytes)]")
 }
 
 /// Cut `text` to at most `cap` bytes on a character boundary, with the marker.

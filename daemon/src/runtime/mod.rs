@@ -148,10 +148,7 @@ fn build_engine(opts: &RuntimeOptions) -> wasmtime::Result<Engine> {
         .async_stack_size(6 << 20);
     if opts.pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
-        pool.total_component_instances(1000)
-            .total_memories(1000)
-            .total_tables(1000)
-            .max_memory_size(4 << 30);
+        pool.total_component_instances(1000).total_memories(1000).total_tables(1000).max_memory_size(4 << 30);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config)

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+use super::HostState;
 use super::bindings::{Tool, ToolPre};
 use super::cache::{CompileCache, Origin};
 use super::session::{arm_and, new_store};
-use super::HostState;
 use crate::caps::filesystem::Mounts;
 use crate::policy::Policy;
 

@@ -208,20 +208,15 @@ impl Session {
         };
         std::fs::create_dir_all(&workspace)
             .map_err(|e| format!("cannot create the workspace {}: {e}", workspace.display()))?;
-        Ok(Sandbox {
-            id,
-            workspace,
-            owned,
-            expires_at: Instant::now() + timeout,
-            instances: Mutex::default(),
-        })
+        Ok(Sandbox { id, workspace, owned, expires_at: Instant::now() + timeout, instances: Mutex::default() })
     }
 
     /// Free every sandbox whose timeout has passed.
     fn sweep(&self) {
         let now = Instant::now();
         let mut table = self.table.lock().unwrap();
-        let dead: Vec<String> = table.live.iter().filter(|(_, s)| s.expires_at <= now).map(|(k, _)| k.clone()).collect();
+        let dead: Vec<String> =
+            table.live.iter().filter(|(_, s)| s.expires_at <= now).map(|(k, _)| k.clone()).collect();
         for id in dead {
             table.live.remove(&id);
             table.expired.insert(id);
@@ -304,14 +299,16 @@ impl Session {
     fn builtin_create_sandbox(&self, args: &Map<String, Value>) -> CallOutcome {
         let secs = match args.get("timeout") {
             None => DEFAULT_SANDBOX_SECS,
-            Some(v) => match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
-                Some(s) if (1..=MAX_SANDBOX_SECS).contains(&s) => s,
-                _ => {
-                    return CallOutcome::error(format!(
-                        "`timeout` must be a whole number of seconds from 1 to {MAX_SANDBOX_SECS}, not {v}"
-                    ));
+            Some(v) => {
+                match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+                    Some(s) if (1..=MAX_SANDBOX_SECS).contains(&s) => s,
+                    _ => {
+                        return CallOutcome::error(format!(
+                            "`timeout` must be a whole number of seconds from 1 to {MAX_SANDBOX_SECS}, not {v}"
+                        ));
+                    }
                 }
-            },
+            }
         };
         match self.create_sandbox(Duration::from_secs(secs), None) {
             Ok(s) => CallOutcome::ok(format!("Sandbox created with sandbox_id: {}", s.id)),
@@ -379,7 +376,9 @@ impl Session {
             Ok(Err(e)) => {
                 let message = match e {
                     CallError::Failed(m) => m,
-                    CallError::InvalidArguments(m) => format!("invalid arguments for `{}.{}`: {m}", info.server, info.name),
+                    CallError::InvalidArguments(m) => {
+                        format!("invalid arguments for `{}.{}`: {m}", info.server, info.name)
+                    }
                     CallError::UnknownTool(m) => m,
                 };
                 CallOutcome::error(cap_text(message + &stdio, cap))
@@ -453,7 +452,11 @@ fn describe_trap(e: &wasmtime::Error) -> String {
 }
 
 /// A store for one instance, with every capability prepared and attached.
-pub(crate) fn new_store(engine: &wasmtime::Engine, policy: &Policy, mounts: &Mounts) -> wasmtime::Result<Store<HostState>> {
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    policy: &Policy,
+    mounts: &Mounts,
+) -> wasmtime::Result<Store<HostState>> {
     let mut wasi = WasiCtxBuilder::new();
     let mut meters = Meters::default();
     {

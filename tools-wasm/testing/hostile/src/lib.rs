@@ -85,7 +85,9 @@ pub fn toolbox() -> Toolbox {
         .tool("big_result", "Return n bytes of text.", |a: Size| Ok("y".repeat(a.n as usize)))
         .tool("panic", "Panic with the text.", |a: Text| -> Result<String, ToolError> { panic!("{}", a.text) })
         .tool("read", "Read a file.", |a: FsPath| std::fs::read_to_string(&a.path).map_err(err))
-        .tool("write", "Write a file.", |a: FsWrite| std::fs::write(&a.path, a.content).map(|_| "written".into()).map_err(err))
+        .tool("write", "Write a file.", |a: FsWrite| {
+            std::fs::write(&a.path, a.content).map(|_| "written".into()).map_err(err)
+        })
         .tool("list", "List a folder.", |a: FsPath| {
             let mut names: Vec<String> = std::fs::read_dir(&a.path)
                 .map_err(err)?
