@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Components shipped with Fathom: (artifact stem, installed name).
-const TOOLS: &[(&str, &str)] = &[("fathom_tool_files", "files")];
+const TOOLS: &[(&str, &str)] = &[("fathom_tool_files", "files"), ("fathom_tool_python", "python")];
 /// Components only the test suite loads.
 const TEST_TOOLS: &[(&str, &str)] = &[("fathom_test_hostile", "hostile"), ("fathom_test_counter", "counter")];
 
@@ -35,7 +35,8 @@ fn main() {
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        // RustPython's parser crates declare a newer Rust than they need.
+        .args(["build", "--release", "--ignore-rust-version", "--target", TARGET, "--manifest-path"])
         .arg(tools_ws.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&wasm_target_dir)

@@ -6,10 +6,17 @@ use std::process::{Command, Output};
 
 const FATHOM: &str = env!("CARGO_BIN_EXE_fathom");
 
+/// The compile cache the other test binaries share, so the Python component
+/// is compiled once per machine, not once per command.
+fn shared_cache() -> std::path::PathBuf {
+    std::env::temp_dir().join("fathom-test-cache")
+}
+
 fn fathom(state: &Path, args: &[&str]) -> Output {
     Command::new(FATHOM)
         .args(args)
         .env("FATHOM_STATE_DIR", state)
+        .env("FATHOM_CACHE_DIR", shared_cache())
         .env_remove("FATHOM_TOOLS_DIR")
         .env_remove("FATHOM_POLICY_DIR")
         .output()
@@ -191,6 +198,7 @@ fn scaffolded_tool_tests_builds_installs_and_runs() {
         .args(["tool", "install", "."])
         .current_dir(&krate)
         .env("FATHOM_STATE_DIR", state.path())
+        .env("FATHOM_CACHE_DIR", shared_cache())
         .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap();

@@ -136,7 +136,7 @@ async fn host_environment_is_invisible() {
     let out = f.call("hostile.env", json!({})).await;
     let vars: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&out.output).unwrap();
     let keys: Vec<&str> = vars.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["HOME", "PWD"], "{}", out.output);
+    assert_eq!(keys, ["HOME", "PWD", "TMPDIR"], "{}", out.output);
     assert!(!out.output.contains("hunter2"));
 }
 

@@ -123,9 +123,9 @@ fn load_policy(spec: &str) -> Result<Policy, Failure> {
 }
 
 async fn runtime() -> Result<Arc<Runtime>, Failure> {
-    let rt = Runtime::new(RuntimeOptions::from_env())
-        .await
-        .map_err(|e| Failure(format!("cannot start the tool runtime: {e:#}"), 2))?;
+    let mut opts = RuntimeOptions::from_env();
+    opts.progress = Some(Arc::new(|msg: &str| eprintln!("fathom: {msg}")));
+    let rt = Runtime::new(opts).await.map_err(|e| Failure(format!("cannot start the tool runtime: {e:#}"), 2))?;
     for e in rt.load_errors() {
         eprintln!("fathom: warning: skipped tool component {}: {}", e.path.display(), e.message);
     }

@@ -90,7 +90,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             name: "default".into(),
-            description: String::new(),
+            description: "Balanced limits for a research task".into(),
             agent: Agent {
                 max_turns: 600,
                 max_tool_calls: 600,

@@ -172,6 +172,7 @@ pub struct Toolbox<S = ()> {
     server: String,
     stateful: bool,
     local_files: bool,
+    snapshot: bool,
     state: S,
     tools: Vec<Entry<S>>,
 }
@@ -179,14 +180,21 @@ pub struct Toolbox<S = ()> {
 impl Toolbox<()> {
     /// A stateless toolbox: every call runs in a fresh instance.
     pub fn new(server: impl Into<String>) -> Self {
-        Toolbox { server: server.into(), stateful: false, local_files: false, state: (), tools: Vec::new() }
+        Toolbox {
+            server: server.into(),
+            stateful: false,
+            local_files: false,
+            snapshot: false,
+            state: (),
+            tools: Vec::new(),
+        }
     }
 }
 
 impl<S: 'static> Toolbox<S> {
     /// A stateful toolbox: `state` lives as long as the sandbox's instance.
     pub fn stateful(server: impl Into<String>, state: S) -> Self {
-        Toolbox { server: server.into(), stateful: true, local_files: false, state, tools: Vec::new() }
+        Toolbox { server: server.into(), stateful: true, local_files: false, snapshot: false, state, tools: Vec::new() }
     }
 
     /// Add a tool whose handler takes only its arguments.
@@ -223,6 +231,16 @@ impl<S: 'static> Toolbox<S> {
     /// the task's outputs folder (write-only, in `FATHOM_OUTPUTS_DIR`).
     pub fn with_local_files(mut self) -> Self {
         self.local_files = true;
+        self
+    }
+
+    /// Let the host snapshot the component right after the toolbox is built
+    /// (wizer), so every instance starts with the state already made. For
+    /// state that is costly to build and the same in every sandbox (an
+    /// interpreter); anything that must differ per sandbox (random seeds,
+    /// the working directory) has to be redone on the first call.
+    pub fn with_snapshot(mut self) -> Self {
+        self.snapshot = true;
         self
     }
 
@@ -285,6 +303,7 @@ impl<S: 'static> DynToolbox for Toolbox<S> {
             server: self.server.clone(),
             stateful: self.stateful,
             local_files: self.local_files,
+            snapshot: self.snapshot,
             tools: self
                 .specs()
                 .into_iter()
@@ -331,6 +350,9 @@ macro_rules! export {
             }
             struct Component;
             impl $crate::__bindings::Guest for Component {
+                fn init() {
+                    with(|_| ())
+                }
                 fn manifest() -> $crate::__bindings::Manifest {
                     with(|tb| tb.manifest())
                 }

@@ -20,6 +20,7 @@ pub fn options(cache: PathBuf) -> RuntimeOptions {
         cache_dir: cache,
         opt_level: OptLevel::Speed,
         pooling: false,
+        progress: None,
     }
 }
 

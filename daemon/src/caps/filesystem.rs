@@ -23,12 +23,16 @@ use crate::policy::Policy;
 
 /// Where the workspace appears inside every sandbox.
 pub const WORKSPACE: &str = "/home/user";
+/// Temporary files go inside the workspace (and so count against it).
+pub const TMPDIR: &str = "/home/user/.tmp";
 
 /// The directories one instance is given.
 #[derive(Debug, Clone, Default)]
 pub struct Mounts {
-    /// Host directory shown read-write at [`WORKSPACE`].
-    pub workspace: PathBuf,
+    /// Host directory shown read-write at [`WORKSPACE`]. `None` only where a
+    /// component is described or pre-initialised: nothing it does then may
+    /// depend on a sandbox, and a snapshot must not hold a handle to one.
+    pub workspace: Option<PathBuf>,
     /// Host directories shown read-only at their own (canonical) paths.
     pub read_roots: Vec<PathBuf>,
     /// Outputs folder: `(host staging dir, path the guest sees)`.
@@ -46,9 +50,13 @@ impl Capability for Filesystem {
     fn prepare(&self, _: &Policy, grant: &mut Grant<'_>) -> wasmtime::Result<()> {
         let m = grant.mounts;
         let wasi = &mut *grant.wasi;
-        wasi.preopened_dir(&m.workspace, WORKSPACE, FsPerms::ReadWrite)
-            .with_context(|| format!("cannot open the sandbox workspace {}", m.workspace.display()))?;
-        wasi.env("HOME", WORKSPACE).env("PWD", WORKSPACE).initial_cwd(WORKSPACE);
+        if let Some(ws) = &m.workspace {
+            wasi.preopened_dir(ws, WORKSPACE, FsPerms::ReadWrite)
+                .with_context(|| format!("cannot open the sandbox workspace {}", ws.display()))?;
+        }
+        // Constant values only: a snapshot taken in one sandbox must see the
+        // same environment as every later instance.
+        wasi.env("HOME", WORKSPACE).env("PWD", WORKSPACE).env("TMPDIR", TMPDIR).initial_cwd(WORKSPACE);
 
         let mut guest_paths: Vec<PathBuf> = vec![PathBuf::from(WORKSPACE)];
         let mut claim = |p: &Path, what: &str| -> wasmtime::Result<()> {

@@ -73,50 +73,80 @@ impl CompileCache {
         &self.dir
     }
 
-    /// The artifact path for a component's bytes.
-    pub fn path_for(&self, bytes: &[u8]) -> PathBuf {
+    /// The artifact path for a component's bytes; `variant` distinguishes
+    /// artifacts derived from the same bytes (a snapshot of it, say).
+    pub fn path_for(&self, bytes: &[u8], variant: &str) -> PathBuf {
         let mut h = Sha256::new();
         h.update(self.engine_fingerprint.as_bytes());
         h.update([0]);
+        h.update(variant.as_bytes());
+        h.update([0]);
         h.update(bytes);
-        self.dir.join(format!("{}.cwasm", hex(&h.finalize())))
+        self.dir.join(format!("{}{variant}.cwasm", hex(&h.finalize())))
     }
 
-    /// Load the component from the cache, or compile and store it.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, Origin)> {
-        let path = self.path_for(bytes);
-        if path.is_file() {
-            // SAFETY: the artifact was written by `Engine::precompile_component`
-            // into our own cache directory under a key that includes this
-            // engine's compatibility hash; wasmtime checks the header again and
-            // we fall back to compiling if it refuses.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(c) => {
-                    self.stats.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok((c, Origin::Cached));
-                }
-                Err(_) => {
-                    let _ = std::fs::remove_file(&path);
-                }
+    /// Hold an exclusive lock on `artifact` while it is made, so that
+    /// concurrent starts (threads or processes) compile it once, not each.
+    pub fn lock(&self, artifact: &Path) -> Option<std::fs::File> {
+        std::fs::create_dir_all(&self.dir).ok()?;
+        let file = std::fs::File::create(artifact.with_extension("lock")).ok()?;
+        file.lock().ok()?;
+        Some(file)
+    }
+
+    /// The cached artifact at `path`, if it is there and loads.
+    pub fn get(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the artifact was written by `Engine::precompile_component`
+        // into our own cache directory under a key that includes this
+        // engine's compatibility hash; wasmtime checks the header again and
+        // we fall back to compiling if it refuses.
+        match unsafe { Component::deserialize_file(engine, path) } {
+            Ok(c) => {
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Some(c)
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(path);
+                None
             }
         }
+    }
+
+    /// Compile `bytes` and store the artifact at `path`.
+    pub fn put(&self, engine: &Engine, path: &Path, bytes: &[u8]) -> wasmtime::Result<Component> {
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let artifact = engine.precompile_component(bytes)?;
         // Write then rename, so a crash or a concurrent start never leaves a
         // half-written artifact under the final name.
         if std::fs::create_dir_all(&self.dir).is_ok() {
             let tmp = self.dir.join(format!(".{}.{}.tmp", std::process::id(), rand::random::<u64>()));
-            if std::fs::write(&tmp, &artifact).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
-                // SAFETY: as above; we just wrote this artifact.
-                if let Ok(c) = unsafe { Component::deserialize_file(engine, &path) } {
-                    return Ok((c, Origin::Compiled));
+            if std::fs::write(&tmp, &artifact).is_ok() && std::fs::rename(&tmp, path).is_ok() {
+                // SAFETY: as in `get`; we just wrote this artifact.
+                if let Ok(c) = unsafe { Component::deserialize_file(engine, path) } {
+                    return Ok(c);
                 }
             }
             let _ = std::fs::remove_file(&tmp);
         }
         // A read-only or full cache directory costs speed, not correctness.
         // SAFETY: the bytes come from `precompile_component` just above.
-        let c = unsafe { Component::deserialize(engine, &artifact)? };
-        Ok((c, Origin::Compiled))
+        Ok(unsafe { Component::deserialize(engine, &artifact)? })
+    }
+
+    /// Load the component from the cache, or compile and store it.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, Origin)> {
+        let path = self.path_for(bytes, "");
+        if let Some(c) = self.get(engine, &path) {
+            return Ok((c, Origin::Cached));
+        }
+        let _lock = self.lock(&path);
+        // Someone may have made it while we waited for the lock.
+        if let Some(c) = self.get(engine, &path) {
+            return Ok((c, Origin::Cached));
+        }
+        Ok((self.put(engine, &path, bytes)?, Origin::Compiled))
     }
 }

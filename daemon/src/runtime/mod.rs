@@ -11,6 +11,7 @@
 mod cache;
 mod registry;
 mod session;
+mod snapshot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,7 +61,7 @@ impl WasiView for HostState {
 }
 
 /// How to build a [`Runtime`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RuntimeOptions {
     /// Folders searched for `*.wasm` tool components, in order.
     pub tools_dirs: Vec<PathBuf>,
@@ -70,12 +71,19 @@ pub struct RuntimeOptions {
     pub opt_level: OptLevel,
     /// Use the pooling instance allocator.
     pub pooling: bool,
+    /// Told about slow steps (compiling or snapshotting a component), so a
+    /// command line can say why its first start takes a while.
+    pub progress: Option<Progress>,
 }
+
+/// A sink for progress messages.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl RuntimeOptions {
     /// Tools from `FATHOM_TOOLS_DIR` (a `:`-separated list) or, when unset,
     /// the components built with this binary; plus the user's installed
-    /// tools in `<state>/tools`. The cache lives in `<state>/cache`.
+    /// tools in `<state>/tools`. The cache lives in `FATHOM_CACHE_DIR`, else
+    /// `<state>/cache/components`.
     pub fn from_env() -> Self {
         let state = crate::state_dir();
         let mut tools_dirs: Vec<PathBuf> = match std::env::var_os("FATHOM_TOOLS_DIR") {
@@ -85,9 +93,12 @@ impl RuntimeOptions {
         tools_dirs.push(state.join("tools"));
         RuntimeOptions {
             tools_dirs,
-            cache_dir: state.join("cache").join("components"),
+            cache_dir: std::env::var_os("FATHOM_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| state.join("cache").join("components")),
             opt_level: OptLevel::Speed,
             pooling: std::env::var("FATHOM_POOLING").is_ok_and(|v| v == "1"),
+            progress: None,
         }
     }
 }
@@ -106,7 +117,7 @@ impl Runtime {
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        let registry = registry::Registry::load(&engine, &linker, &cache, &opts.tools_dirs).await;
+        let registry = registry::Registry::load(&engine, &linker, &cache, &opts).await;
         Ok(Arc::new(Runtime { engine, cache, registry }))
     }
 

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::HostState;
-use super::bindings::{Tool, ToolPre};
+use super::bindings::{Manifest, Tool, ToolPre};
 use super::cache::{CompileCache, Origin};
 use super::session::{arm_and, new_store};
+use super::snapshot;
+use super::{HostState, Progress, RuntimeOptions};
 use crate::caps::filesystem::Mounts;
 use crate::policy::Policy;
 
@@ -57,6 +58,7 @@ pub struct ComponentInfo {
     pub server: String,
     pub stateful: bool,
     pub local_files: bool,
+    pub snapshotted: bool,
     pub cached: bool,
 }
 
@@ -65,6 +67,8 @@ pub(crate) struct LoadedComponent {
     pub server: String,
     pub stateful: bool,
     pub local_files: bool,
+    /// Instances start from a pre-initialised snapshot.
+    pub snapshotted: bool,
     pub origin: Origin,
     pub pre: ToolPre<HostState>,
 }
@@ -76,6 +80,7 @@ impl LoadedComponent {
             server: self.server.clone(),
             stateful: self.stateful,
             local_files: self.local_files,
+            snapshotted: self.snapshotted,
             cached: self.origin == Origin::Cached,
         }
     }
@@ -115,9 +120,14 @@ fn valid_name(s: &str) -> bool {
 }
 
 impl Registry {
-    pub async fn load(engine: &Engine, linker: &Linker<HostState>, cache: &CompileCache, dirs: &[PathBuf]) -> Registry {
+    pub async fn load(
+        engine: &Engine,
+        linker: &Linker<HostState>,
+        cache: &CompileCache,
+        opts: &RuntimeOptions,
+    ) -> Registry {
+        let dirs = &opts.tools_dirs;
         let mut reg = Registry { components: Vec::new(), tools: vec![create_sandbox_tool()], errors: Vec::new() };
-        let scratch = tempfile::tempdir();
         for dir in dirs {
             let Ok(entries) = std::fs::read_dir(dir) else { continue };
             let mut paths: Vec<PathBuf> = entries
@@ -127,14 +137,7 @@ impl Registry {
                 .collect();
             paths.sort();
             for path in paths {
-                let workspace = match &scratch {
-                    Ok(d) => d.path().to_path_buf(),
-                    Err(e) => {
-                        reg.errors.push(LoadError { path, message: format!("no scratch directory: {e}") });
-                        continue;
-                    }
-                };
-                if let Err(message) = reg.load_one(engine, linker, cache, &path, workspace).await {
+                if let Err(message) = reg.load_one(engine, linker, cache, &path, opts.progress.as_ref()).await {
                     reg.errors.push(LoadError { path, message });
                 }
             }
@@ -149,28 +152,54 @@ impl Registry {
         linker: &Linker<HostState>,
         cache: &CompileCache,
         path: &Path,
-        workspace: PathBuf,
+        progress: Option<&Progress>,
     ) -> Result<(), String> {
+        let say = |what: &str| {
+            if let Some(p) = progress {
+                p(&format!("{what} {} (once; cached afterwards)", path.display()));
+            }
+        };
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-        let (component, origin) =
-            cache.load(engine, &bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("imports something Fathom does not provide: {e:#}"))?;
-        let pre = ToolPre::new(pre).map_err(|e| format!("does not implement the fathom:tool world: {e:#}"))?;
-
-        // Ask for the manifest in a throwaway instance with modest limits.
+        // Describe and snapshot in a throwaway sandbox with modest limits.
         let mut policy = Policy::default();
-        policy.sandbox.call_timeout_secs = 30.0;
+        policy.sandbox.call_timeout_secs = 60.0;
         policy.sandbox.memory_mb = 1024;
-        let mounts = Mounts { workspace, ..Mounts::default() };
-        let mut store = new_store(engine, &policy, &mounts).map_err(|e| format!("{e:#}"))?;
-        let manifest = arm_and(&policy, &mut store, async |store| {
-            let tool: Tool = pre.instantiate_async(&mut *store).await?;
-            tool.call_manifest(&mut *store).await
-        })
-        .await
-        .map_err(|e| format!("failed while describing itself (manifest): {e:#}"))?;
+        let mounts = Mounts::default();
+
+        // A snapshot made earlier stands in for the component itself.
+        // The variant names the pre-initialisation procedure: change it when
+        // the way snapshots are made changes, so old ones are not reused.
+        let snapshot_path = cache.path_for(&bytes, "-snapshot2");
+        let (mut component, mut origin, mut snapshotted) = match cache.get(engine, &snapshot_path) {
+            Some(c) => (c, Origin::Cached, true),
+            None => {
+                if !cache.path_for(&bytes, "").is_file() {
+                    say("compiling");
+                }
+                let (c, o) =
+                    cache.load(engine, &bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+                (c, o, false)
+            }
+        };
+        let (mut pre, manifest) = describe(engine, linker, &component, &policy, &mounts).await?;
+        if manifest.snapshot && !snapshotted {
+            let _lock = cache.lock(&snapshot_path);
+            component = match cache.get(engine, &snapshot_path) {
+                Some(c) => c,
+                None => {
+                    say("pre-initialising");
+                    let snap = snapshot::snapshot(engine, linker, &bytes, &policy, &mounts)
+                        .await
+                        .map_err(|e| format!("failed while pre-initialising (init): {e:#}"))?;
+                    origin = Origin::Compiled;
+                    cache
+                        .put(engine, &snapshot_path, &snap)
+                        .map_err(|e| format!("its snapshot does not compile: {e:#}"))?
+                }
+            };
+            snapshotted = true;
+            pre = describe(engine, linker, &component, &policy, &mounts).await?.0;
+        }
 
         if !valid_name(&manifest.server) {
             return Err(format!("server name {:?} must be 1-64 letters, digits, `_` or `-`", manifest.server));
@@ -209,6 +238,7 @@ impl Registry {
             server: manifest.server,
             stateful: manifest.stateful,
             local_files: manifest.local_files,
+            snapshotted,
             origin,
             pre,
         });
@@ -218,4 +248,25 @@ impl Registry {
     pub fn lookup(&self, server: &str, tool: &str) -> Option<&ToolInfo> {
         self.tools.iter().find(|t| t.server == server && t.name == tool)
     }
+}
+
+/// Link a component and ask it for its manifest in a throwaway instance.
+async fn describe(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    component: &wasmtime::component::Component,
+    policy: &Policy,
+    mounts: &Mounts,
+) -> Result<(ToolPre<HostState>, Manifest), String> {
+    let pre =
+        linker.instantiate_pre(component).map_err(|e| format!("imports something Fathom does not provide: {e:#}"))?;
+    let pre = ToolPre::new(pre).map_err(|e| format!("does not implement the fathom:tool world: {e:#}"))?;
+    let mut store = new_store(engine, policy, mounts).map_err(|e| format!("{e:#}"))?;
+    let manifest = arm_and(policy, &mut store, async |store| {
+        let tool: Tool = pre.instantiate_async(&mut *store).await?;
+        tool.call_manifest(&mut *store).await
+    })
+    .await
+    .map_err(|e| format!("failed while describing itself (manifest): {e:#}"))?;
+    Ok((pre, manifest))
 }

@@ -407,7 +407,7 @@ impl Session {
     }
 
     fn new_live(&self, component: &LoadedComponent, sandbox: &Sandbox) -> wasmtime::Result<Live> {
-        let mut mounts = Mounts { workspace: sandbox.workspace.clone(), ..Mounts::default() };
+        let mut mounts = Mounts { workspace: Some(sandbox.workspace.clone()), ..Mounts::default() };
         let mut staging = None;
         if component.local_files {
             mounts.read_roots = self.read_roots.clone();

@@ -1,0 +1,200 @@
+# Fathom's notebook driver for RustPython. Runs once per interpreter, before
+# any snapshot; `_run` executes one cell. Names start with `_` and live in
+# their own module, out of the user's globals.
+import sys, io, os, ast, traceback, types
+
+OUT_LIMIT = 20000
+ERR_LIMIT = 4000
+OUT_MARK = "\n... [Result truncated due to length limit]"
+ERR_MARK = "\n... [Error truncated due to length limit]"
+WORKSPACE = "/home/user"
+
+NO_NETWORK = (
+    "There is no network access from Python in this sandbox. To read a web page, use the "
+    "scrape_and_extract_info tool; to fetch a file, use download_file_from_internet_to_sandbox "
+    "and then open it from /home/user."
+)
+NO_PACKAGES = (
+    "Packages cannot be installed in this sandbox (there is no pip and no network). "
+    "Use the Python standard library: json, re, math, statistics, fractions, decimal, "
+    "datetime, collections, itertools, functools, csv, pathlib, os, hashlib, base64, "
+    "random, string, textwrap, difflib, unicodedata, zlib, gzip, zipfile, tarfile, "
+    "html, xml, urllib.parse, dataclasses, typing, heapq, bisect, array, struct."
+)
+
+
+class NetworkDisabled(OSError):
+    pass
+
+
+def _refuse(*args, **kwargs):
+    raise NetworkDisabled(NO_NETWORK)
+
+
+class _Socket:
+    def __init__(self, *args, **kwargs):
+        _refuse()
+
+
+def _socket_module():
+    # Stands in for `socket`, so that urllib, http.client and friends import
+    # fine and fail with a useful message when they try to connect.
+    m = types.ModuleType("socket", "Network access is disabled in this sandbox.")
+    m.socket = m.SocketType = _Socket
+    m.error = OSError
+    m.timeout = TimeoutError
+    m.gaierror = m.herror = NetworkDisabled
+    m.has_ipv6 = False
+    m._GLOBAL_DEFAULT_TIMEOUT = object()
+    for name in ("create_connection", "create_server", "getaddrinfo", "gethostbyname",
+                 "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "socketpair", "fromfd"):
+        setattr(m, name, _refuse)
+    m.gethostname = lambda: "sandbox"
+    m.getfqdn = lambda name="": "sandbox"
+    m.getdefaulttimeout = lambda: None
+    m.setdefaulttimeout = lambda t: None
+
+    def __getattr__(name):
+        if name.isupper():
+            return 0  # address families, option constants
+        return _refuse
+    m.__getattr__ = __getattr__
+    return m
+
+
+sys.modules["socket"] = _socket_module()
+sys.modules["_socket"] = sys.modules["socket"]
+
+
+class _MissingModules:
+    # Last on sys.meta_path: only asked about modules nothing else found.
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if path is None and not name.startswith("_"):
+            raise ModuleNotFoundError("No module named %r. %s" % (name, NO_PACKAGES), name=name)
+        return None
+
+
+sys.meta_path.append(_MissingModules)
+
+
+class _Capture(io.TextIOBase):
+    """A text stream that keeps the first `limit` characters and counts the rest."""
+
+    def __init__(self, limit):
+        self._parts = []
+        self._n = 0
+        self._limit = limit
+        self.dropped = 0
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        room = self._limit - self._n
+        if len(s) <= room:
+            self._parts.append(s)
+            self._n += len(s)
+        else:
+            if room > 0:
+                self._parts.append(s[:room])
+                self._n += room
+            self.dropped += len(s) - max(room, 0)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def getvalue(self):
+        return "".join(self._parts)
+
+
+def _cut(text, limit, mark):
+    return text if len(text) <= limit else text[:limit] + mark
+
+
+def _format_error(e, skip_frames):
+    tb = e.__traceback__
+    for _ in range(skip_frames):
+        if tb is not None:
+            tb = tb.tb_next
+    if isinstance(e, SyntaxError):
+        lines = traceback.format_exception_only(type(e), e)
+    else:
+        lines = traceback.format_exception(type(e), e, tb)
+    return "".join(lines).rstrip("\n")
+
+
+def refresh():
+    # Per-sandbox state a snapshot must not share: working directory, temp
+    # folder, random seeds.
+    os.chdir(WORKSPACE)
+    tmp = os.environ.get("TMPDIR")
+    if tmp:
+        os.makedirs(tmp, exist_ok=True)
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None
+    if "random" in sys.modules:
+        sys.modules["random"].seed()
+
+
+def new_globals():
+    return {"__name__": "__main__", "__builtins__": __builtins__}
+
+
+def run(code, g):
+    """Run one cell in globals `g`; return the observation text."""
+    out = _Capture(OUT_LIMIT)
+    err = _Capture(ERR_LIMIT)
+    result = None
+    error = None
+    first = next((l.strip() for l in code.splitlines() if l.strip()), "")
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        if first.startswith(("!", "%")):
+            error = ("Shell and magic commands (lines starting with ! or %) do not run in Python here; "
+                     "use the run_command tool for shell commands. " + NO_PACKAGES)
+        else:
+            try:
+                tree = ast.parse(code, "<cell>", "exec")
+            except (SyntaxError, ValueError) as e:
+                error = _format_error(e, 0)
+            else:
+                last = None
+                if tree.body and isinstance(tree.body[-1], ast.Expr):
+                    last = ast.Expression(tree.body.pop().value)
+                try:
+                    exec(compile(tree, "<cell>", "exec"), g)
+                    if last is not None:
+                        value = eval(compile(last, "<cell>", "eval"), g)
+                        if value is not None:
+                            result = repr(value)
+                except BaseException as e:
+                    error = _format_error(e, 1)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+    parts = []
+    o = out.getvalue()
+    if o or out.dropped:
+        parts.append("[stdout]\n" + o.rstrip("\n") + (OUT_MARK if out.dropped else ""))
+    e = err.getvalue()
+    if e or err.dropped:
+        parts.append("[stderr]\n" + e.rstrip("\n") + (ERR_MARK if err.dropped else ""))
+    if result is not None:
+        parts.append("[result]\n" + _cut(result, OUT_LIMIT, OUT_MARK))
+    if error is not None:
+        parts.append("[error]\n" + _cut(error, ERR_LIMIT, ERR_MARK))
+    if not parts:
+        return "[no output] The code ran; print() values or end the cell with an expression to see them."
+    return "\n".join(parts)
+
+
+# Imported now, so that with a snapshot they cost nothing in a session.
+# `random` is left out on purpose: its seed would be frozen into the snapshot
+# (modules that import it are reseeded in `refresh`).
+import json, re, math, datetime, collections, itertools, csv, fractions, decimal, functools, pathlib, string, textwrap
+import statistics
