@@ -57,6 +57,23 @@ pub struct CompileCache {
     pub stats: CacheStats,
 }
 
+/// A component file and the hash of its content; its bytes are read only
+/// when something has to be compiled.
+pub struct Source {
+    pub path: PathBuf,
+    pub hash: String,
+    bytes: Option<Vec<u8>>,
+}
+
+impl Source {
+    pub fn bytes(&mut self) -> std::io::Result<&[u8]> {
+        if self.bytes.is_none() {
+            self.bytes = Some(std::fs::read(&self.path)?);
+        }
+        Ok(self.bytes.as_deref().unwrap())
+    }
+}
+
 /// How a component was obtained, for logs and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -73,15 +90,45 @@ impl CompileCache {
         &self.dir
     }
 
-    /// The artifact path for a component's bytes; `variant` distinguishes
-    /// artifacts derived from the same bytes (a snapshot of it, say).
-    pub fn path_for(&self, bytes: &[u8], variant: &str) -> PathBuf {
+    /// The component file at `path`, with the SHA-256 of its content.
+    ///
+    /// Hashing the 30 MB Python component costs more than loading its
+    /// compiled artifact, so the hash is remembered in `index/` together
+    /// with the file's size, modification time and inode; an unchanged file
+    /// is not read at all until its bytes are needed.
+    pub fn source(&self, path: &Path) -> std::io::Result<Source> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        let stamp = format!("{}:{}.{}:{}", meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
+        let canonical = path.canonicalize()?;
+        let index = self.dir.join("index").join(hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes())));
+        if let Ok(text) = std::fs::read_to_string(&index) {
+            if let Some((s, h)) = text.trim().split_once(' ') {
+                if s == stamp && h.len() == 64 {
+                    return Ok(Source { path: path.to_path_buf(), hash: h.to_owned(), bytes: None });
+                }
+            }
+        }
+        let bytes = std::fs::read(path)?;
+        let hash = hex(&Sha256::digest(&bytes));
+        if std::fs::create_dir_all(index.parent().unwrap()).is_ok() {
+            let tmp = index.with_extension(format!("{}.tmp", rand::random::<u64>()));
+            if std::fs::write(&tmp, format!("{stamp} {hash}\n")).is_err() || std::fs::rename(&tmp, &index).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        Ok(Source { path: path.to_path_buf(), hash, bytes: Some(bytes) })
+    }
+
+    /// The artifact path for a component; `variant` distinguishes artifacts
+    /// derived from the same component (a snapshot of it, say).
+    pub fn path_for(&self, source: &Source, variant: &str) -> PathBuf {
         let mut h = Sha256::new();
         h.update(self.engine_fingerprint.as_bytes());
         h.update([0]);
         h.update(variant.as_bytes());
         h.update([0]);
-        h.update(bytes);
+        h.update(source.hash.as_bytes());
         self.dir.join(format!("{}{variant}.cwasm", hex(&h.finalize())))
     }
 
@@ -137,8 +184,8 @@ impl CompileCache {
     }
 
     /// Load the component from the cache, or compile and store it.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, Origin)> {
-        let path = self.path_for(bytes, "");
+    pub fn load(&self, engine: &Engine, source: &mut Source) -> wasmtime::Result<(Component, Origin)> {
+        let path = self.path_for(source, "");
         if let Some(c) = self.get(engine, &path) {
             return Ok((c, Origin::Cached));
         }
@@ -147,6 +194,6 @@ impl CompileCache {
         if let Some(c) = self.get(engine, &path) {
             return Ok((c, Origin::Cached));
         }
-        Ok((self.put(engine, &path, bytes)?, Origin::Compiled))
+        Ok((self.put(engine, &path, source.bytes()?)?, Origin::Compiled))
     }
 }

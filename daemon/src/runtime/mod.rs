@@ -21,7 +21,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, OptLevel};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use cache::{CompileCache, Origin, engine_fingerprint};
+pub use cache::{CompileCache, Origin, Source, engine_fingerprint};
 pub use registry::{ComponentInfo, LoadError, ToolInfo};
 pub use session::{CallOutcome, Sandbox, Session, SessionOptions};
 

@@ -159,7 +159,7 @@ impl Registry {
                 p(&format!("{what} {} (once; cached afterwards)", path.display()));
             }
         };
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+        let mut source = cache.source(path).map_err(|e| format!("cannot read: {e}"))?;
         // Describe and snapshot in a throwaway sandbox with modest limits.
         let mut policy = Policy::default();
         policy.sandbox.call_timeout_secs = 60.0;
@@ -169,15 +169,15 @@ impl Registry {
         // A snapshot made earlier stands in for the component itself.
         // The variant names the pre-initialisation procedure: change it when
         // the way snapshots are made changes, so old ones are not reused.
-        let snapshot_path = cache.path_for(&bytes, "-snapshot2");
+        let snapshot_path = cache.path_for(&source, "-snapshot2");
         let (mut component, mut origin, mut snapshotted) = match cache.get(engine, &snapshot_path) {
             Some(c) => (c, Origin::Cached, true),
             None => {
-                if !cache.path_for(&bytes, "").is_file() {
+                if !cache.path_for(&source, "").is_file() {
                     say("compiling");
                 }
                 let (c, o) =
-                    cache.load(engine, &bytes).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
+                    cache.load(engine, &mut source).map_err(|e| format!("not a valid WebAssembly component: {e:#}"))?;
                 (c, o, false)
             }
         };
@@ -188,7 +188,8 @@ impl Registry {
                 Some(c) => c,
                 None => {
                     say("pre-initialising");
-                    let snap = snapshot::snapshot(engine, linker, &bytes, &policy, &mounts)
+                    let bytes = source.bytes().map_err(|e| format!("cannot read: {e}"))?;
+                    let snap = snapshot::snapshot(engine, linker, bytes, &policy, &mounts)
                         .await
                         .map_err(|e| format!("failed while pre-initialising (init): {e:#}"))?;
                     origin = Origin::Compiled;

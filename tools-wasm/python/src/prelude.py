@@ -137,7 +137,9 @@ def refresh():
     if "tempfile" in sys.modules:
         sys.modules["tempfile"].tempdir = None
     if "random" in sys.modules:
-        sys.modules["random"].seed()
+        # Explicitly from the host's entropy: the argument-less seed() may
+        # draw on state frozen into the snapshot.
+        sys.modules["random"].seed(os.urandom(32))
 
 
 def new_globals():
@@ -190,7 +192,11 @@ def run(code, g):
         parts.append("[error]\n" + _cut(error, ERR_LIMIT, ERR_MARK))
     if not parts:
         return "[no output] The code ran; print() values or end the cell with an expression to see them."
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    # The whole observation, headers included, stays within the limit.
+    if len(text) > OUT_LIMIT:
+        text = text[: OUT_LIMIT - len(OUT_MARK)] + OUT_MARK
+    return text
 
 
 # Imported now, so that with a snapshot they cost nothing in a session.
