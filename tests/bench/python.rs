@@ -85,13 +85,19 @@ fn main() {
             out.output
         };
 
-        // Cold: a new sandbox to its first result.
+        // Cold: a new sandbox to its first result. (`-- cold` repeats only
+        // this, for profiling.)
+        let profile_cold = std::env::args().any(|a| a == "cold");
         let mut cold = Vec::new();
-        for _ in 0..60 {
+        for _ in 0..if profile_cold { 400 } else { 60 } {
             let t = Instant::now();
             let sb = new_sandbox(&session).await;
             assert_eq!(run(&session, &sb, "print(1)").await, "[stdout]\n1");
             cold.push(ms(t.elapsed()));
+        }
+        if profile_cold {
+            println!("cold median {:.2} ms", median(cold));
+            return;
         }
         // Free them again.
         drop(session);

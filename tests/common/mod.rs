@@ -19,7 +19,8 @@ pub fn options(cache: PathBuf) -> RuntimeOptions {
         tools_dirs: vec![fathom::builtin_tools_dir(), fathom::test_tools_dir()],
         cache_dir: cache,
         opt_level: OptLevel::Speed,
-        pooling: false,
+        // Benchmarks compare allocators with FATHOM_POOLING=1.
+        pooling: std::env::var("FATHOM_POOLING").is_ok_and(|v| v == "1"),
         progress: None,
     }
 }

@@ -72,13 +72,28 @@ impl Session {
                 vm.call_method(&self.driver, "refresh", ())
                     .map_err(|e| ToolError::failed(format!("the Python session could not start: {}", py_err(vm, e))))?;
             }
+            let split = vm.ctx.new_int(trailing_expression(code).unwrap_or(-1));
             let out = vm
-                .call_method(&self.driver, "run", (vm.ctx.new_str(code), self.globals.clone()))
+                .call_method(&self.driver, "run", (vm.ctx.new_str(code), split, self.globals.clone()))
                 .map_err(|e| ToolError::failed(format!("the Python driver failed: {}", py_err(vm, e))))?;
             let text: PyStrRef = out.downcast().map_err(|_| ToolError::failed("the Python driver returned no text"))?;
             Ok(text.to_string_lossy().into_owned())
         })
     }
+}
+
+/// Where the cell's last statement starts, in characters, if that statement
+/// is an expression (whose value a notebook shows); `None` otherwise, or if
+/// the cell does not parse (Python then reports the syntax error itself).
+fn trailing_expression(code: &str) -> Option<i64> {
+    use ruff_text_size::Ranged;
+    let parsed = ruff_python_parser::parse_module(code).ok()?;
+    let last = parsed.syntax().body.last()?;
+    if !matches!(last, ruff_python_ast::Stmt::Expr(_)) {
+        return None;
+    }
+    let start = usize::from(last.range().start());
+    Some(code.get(..start)?.chars().count() as i64)
 }
 
 #[derive(Deserialize, JsonSchema)]

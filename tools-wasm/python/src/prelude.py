@@ -1,7 +1,7 @@
 # Fathom's notebook driver for RustPython. Runs once per interpreter, before
 # any snapshot; `_run` executes one cell. Names start with `_` and live in
 # their own module, out of the user's globals.
-import sys, io, os, ast, traceback, types
+import sys, io, os, traceback, types
 
 OUT_LIMIT = 20000
 ERR_LIMIT = 4000
@@ -146,8 +146,13 @@ def new_globals():
     return {"__name__": "__main__", "__builtins__": __builtins__}
 
 
-def run(code, g):
-    """Run one cell in globals `g`; return the observation text."""
+def run(code, split, g):
+    """Run one cell in globals `g`; return the observation text.
+
+    `split` is where the cell's trailing expression starts (in characters),
+    or -1 when it has none: the host finds it with RustPython's parser, which
+    costs far less than building an `ast` tree per cell.
+    """
     out = _Capture(OUT_LIMIT)
     err = _Capture(ERR_LIMIT)
     result = None
@@ -160,18 +165,18 @@ def run(code, g):
             error = ("Shell and magic commands (lines starting with ! or %) do not run in Python here; "
                      "use the run_command tool for shell commands. " + NO_PACKAGES)
         else:
+            head, tail = (code, None) if split < 0 else (code[:split], code[split:])
             try:
-                tree = ast.parse(code, "<cell>", "exec")
+                body = compile(head, "<cell>", "exec")
+                # Padded so the expression keeps its line number in tracebacks.
+                last = None if tail is None else compile("\n" * head.count("\n") + tail, "<cell>", "eval")
             except (SyntaxError, ValueError) as e:
                 error = _format_error(e, 0)
             else:
-                last = None
-                if tree.body and isinstance(tree.body[-1], ast.Expr):
-                    last = ast.Expression(tree.body.pop().value)
                 try:
-                    exec(compile(tree, "<cell>", "exec"), g)
+                    exec(body, g)
                     if last is not None:
-                        value = eval(compile(last, "<cell>", "eval"), g)
+                        value = eval(last, g)
                         if value is not None:
                             result = repr(value)
                 except BaseException as e:
@@ -204,3 +209,11 @@ def run(code, g):
 # (modules that import it are reseeded in `refresh`).
 import json, re, math, datetime, collections, itertools, csv, fractions, decimal, functools, pathlib, string, textwrap
 import statistics
+
+# Everything made so far lives as long as the interpreter. Collect once and
+# freeze it out of the cycle collector: otherwise the first collection in
+# every session walks (and so writes to) the whole snapshotted heap, turning
+# shared copy-on-write pages into private copies.
+import gc
+gc.collect()
+gc.freeze()
