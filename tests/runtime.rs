@@ -333,6 +333,30 @@ async fn sandboxes_are_bounded_expire_and_are_freed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn workspace_quota_and_file_count_are_enforced_after_each_call() {
+    let f = Fixture::new(policy(|p| {
+        p.sandbox.disk_quota_mb = 1;
+        p.sandbox.max_files = 3;
+    }))
+    .await;
+    let big = "x".repeat(1 << 20);
+    let out = f.call("hostile.write", json!({"path": "/home/user/big.txt", "content": big + "!"})).await;
+    assert!(!out.ok && out.output.starts_with("written\n[ERROR]: the sandbox workspace holds"), "{}", out.output);
+    assert_eq!(out.limit.as_ref().unwrap().key, "sandbox.disk_quota_mb");
+    // Every call says so until the workspace is back under its quota.
+    let out = f.call("counter.incr", json!({})).await;
+    assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.disk_quota_mb"), "{}", out.output);
+    std::fs::remove_file(f.workspace.join("big.txt")).unwrap();
+    assert!(f.call("counter.incr", json!({})).await.ok);
+
+    for i in 0..4 {
+        f.call("hostile.write", json!({"path": format!("/home/user/f{i}"), "content": "."})).await;
+    }
+    let out = f.call("counter.incr", json!({})).await;
+    assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.max_files"), "{}", out.output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn tools_disabled_by_policy_are_refused() {
     let f = Fixture::new(policy(|p| p.tools.disabled = vec!["hostile.*".into()])).await;
     let out = f.call("hostile.echo", json!({"text": "x"})).await;

@@ -10,6 +10,7 @@
 //! instance holds exactly what these modules put into its WASI context.
 
 pub mod deadline;
+pub mod disk;
 pub mod filesystem;
 pub mod fuel;
 pub mod memory;

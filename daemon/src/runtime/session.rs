@@ -403,6 +403,14 @@ impl Session {
             }
         };
         outcome.fuel = fuel;
+        if let Some(hit) = caps::disk::check(policy, &sandbox.workspace) {
+            if outcome.ok {
+                outcome.output.push_str(&format!("\n[ERROR]: {}", hit.message));
+            }
+            outcome.ok = false;
+            outcome.error.get_or_insert_with(|| hit.message.clone());
+            outcome.limit.get_or_insert(hit);
+        }
         outcome
     }
 
