@@ -93,26 +93,24 @@ impl Capability for Filesystem {
 /// Move what a call wrote into its staging directory to the outputs folder.
 /// Only regular files are moved; anything else the guest made (a symlink, a
 /// fifo) is dropped, so the host never follows a link the guest planted.
-pub fn collect_outputs(staging: &Path, outputs: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut moved = Vec::new();
-    collect_into(staging, outputs, &mut moved)?;
-    Ok(moved)
+pub fn collect_outputs(staging: &Path, outputs: &Path) -> std::io::Result<()> {
+    collect_into(staging, outputs)
 }
 
-fn collect_into(from: &Path, to: &Path, moved: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let dest = to.join(entry.file_name());
         if kind.is_dir() {
             std::fs::create_dir_all(&dest)?;
-            collect_into(&entry.path(), &dest, moved)?;
+            collect_into(&entry.path(), &dest)?;
         } else if kind.is_file() {
             std::fs::create_dir_all(to)?;
             if std::fs::rename(entry.path(), &dest).is_err() {
                 std::fs::copy(entry.path(), &dest)?;
+                std::fs::remove_file(entry.path())?;
             }
-            moved.push(dest);
         }
     }
     Ok(())

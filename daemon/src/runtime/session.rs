@@ -363,11 +363,7 @@ impl Session {
         let fuel = fuel::consumed(policy, &l.store);
         let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
         let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
-        let mut moved = Vec::new();
-        if let Some(staging) = &l.staging {
-            moved = collect_outputs(staging.path(), &self.outputs).unwrap_or_default();
-        }
-        let _ = moved;
+        let unsaved = l.staging.as_ref().and_then(|s| collect_outputs(s.path(), &self.outputs).err());
         let cap = policy.sandbox.output_bytes;
         let stdio = render_stdio(&stdout, out_dropped, &stderr, err_dropped, cap);
 
@@ -402,6 +398,12 @@ impl Session {
                 o
             }
         };
+        if let Some(e) = unsaved {
+            outcome = CallOutcome::error(format!(
+                "the tool's output files could not be saved to {}: {e}",
+                self.outputs.display()
+            ));
+        }
         outcome.fuel = fuel;
         if let Some(hit) = caps::disk::check(policy, &sandbox.workspace) {
             if outcome.ok {
