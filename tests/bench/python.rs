@@ -2,8 +2,9 @@
 //! `cargo bench --bench python`.
 //!
 //! Prints: new sandbox → first `print(1)` result vs a `python3 -I -S -c
-//! 'print(1)'` process; a warm `print(1)`; resident memory per live idle
-//! session and the time to create 1,000 sessions; and compute workloads
+//! 'print(1)'` process; a warm `print(1)`; memory per live idle session
+//! (private, proportional and resident) and the time to create 1,000
+//! sessions; and compute workloads
 //! timed inside each interpreter (execution only), as ratios to CPython with
 //! their geometric mean.
 
@@ -25,10 +26,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+/// (Rss, Pss, Private_Dirty) of this process in kB. Rss counts a page of
+/// the shared snapshot image once per session that maps it; Pss splits it
+/// among them; Private_Dirty is what a session has copied for itself.
+fn memory_kb() -> (u64, u64, u64) {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+    let field = |name: &str| -> u64 {
+        let line = rollup.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("Rss:"), field("Pss:"), field("Private_Dirty:"))
 }
 
 /// The real CPython binary (`python3` on the PATH may be a slow shim).
@@ -129,18 +136,20 @@ fn main() {
         println!("warm print(1)                      fathom {:8.3} ms", median(warm));
 
         // Memory: live idle sessions.
-        let before = rss_kb();
+        let before = memory_kb();
         let mut live = Vec::new();
         for i in 0..100 {
             let sb = new_sandbox(&session).await;
             run(&session, &sb, &format!("v = {i}")).await;
             live.push(sb);
         }
-        let after = rss_kb();
+        let after = memory_kb();
+        let per = |a: u64, b: u64| (a - b) as f64 / 1024.0 / 100.0;
         println!(
-            "resident memory per idle session   fathom {:8.2} MB   (100 live sessions: +{:.1} MB)",
-            (after - before) as f64 / 1024.0 / 100.0,
-            (after - before) as f64 / 1024.0
+            "memory per idle session (100 live) private {:.2} MB   pss {:.2} MB   rss {:.2} MB",
+            per(after.2, before.2),
+            per(after.1, before.1),
+            per(after.0, before.0)
         );
         drop(session);
 
