@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for the map of the code.
 
+pub mod agent;
 pub mod caps;
 pub mod policy;
 pub mod runtime;

@@ -22,7 +22,7 @@ use wasmtime::{Config, Engine, OptLevel};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use cache::{CompileCache, Origin, Source, engine_fingerprint};
-pub use registry::{ComponentInfo, LoadError, ToolInfo};
+pub use registry::{Builtin, ComponentInfo, LoadError, ToolInfo, ToolKind};
 pub use session::{CallOutcome, Sandbox, Session, SessionOptions};
 
 use crate::caps::deadline::TICK;

@@ -1,0 +1,4 @@
+//! The research agent. For now: the MiroThinker text protocol (`protocol`),
+//! which the agent loop (issue 5) will drive.
+
+pub mod protocol;

@@ -1,0 +1,435 @@
+//! The MiroThinker v1.0 text protocol (see `mirothinker-protocol.md`): the
+//! system prompt built from the installed tools, `<use_mcp_tool>` blocks in
+//! model replies, lenient argument repair, and the final `\boxed{}` answer.
+//!
+//! Everything here is a pure function of its input, so it is tested
+//! exhaustively, including with arbitrary text (a model can write anything).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::runtime::ToolInfo;
+
+/// One `<use_mcp_tool>` block of a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub server: String,
+    pub tool: String,
+    /// The arguments, with null-valued keys dropped. When they could not be
+    /// parsed even leniently: `{"error": "Failed to parse arguments", "raw": …}`.
+    pub arguments: Map<String, Value>,
+    /// Whether `arguments` is the parse-failure object.
+    pub unparsed: bool,
+}
+
+static CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?s)<use_mcp_tool>\s*<server_name>(.*?)</server_name>\s*<tool_name>(.*?)</tool_name>\s*<arguments>\s*(.*?)\s*</arguments>\s*</use_mcp_tool>",
+    )
+    .expect("valid regex")
+});
+
+/// Every tool call of a reply, in order. The prompt asks for one per
+/// message; like MiroFlow, all are taken (small models often define a
+/// function in one block and call it in the next).
+pub fn parse_tool_calls(reply: &str) -> Vec<ToolCall> {
+    CALL.captures_iter(reply)
+        .map(|c| {
+            let raw = c[3].trim();
+            let (arguments, unparsed) = match parse_arguments(raw) {
+                Some(map) => (map, false),
+                None => {
+                    let mut m = Map::new();
+                    m.insert("error".into(), "Failed to parse arguments".into());
+                    m.insert("raw".into(), raw.into());
+                    (m, true)
+                }
+            };
+            ToolCall { server: c[1].trim().to_owned(), tool: c[2].trim().to_owned(), arguments, unparsed }
+        })
+        .collect()
+}
+
+/// Whether a reply contains tool-call tags at all; one that does but yields
+/// no call is malformed (the loop rolls it back and samples again).
+pub fn has_tool_tags(reply: &str) -> bool {
+    reply.contains("<use_mcp_tool>")
+}
+
+/// Refusals that the protocol rolls back rather than accepts as an answer.
+pub fn is_refusal(reply: &str) -> bool {
+    const PHRASES: [&str; 3] = ["time constraint", "I'm sorry, but I can't", "I'm sorry, I cannot solve"];
+    PHRASES.iter().any(|p| reply.contains(p))
+}
+
+/// Render a call the way the prompt asks the model to write it.
+pub fn render_tool_call(server: &str, tool: &str, arguments: &Map<String, Value>) -> String {
+    format!(
+        "<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{}\n</arguments>\n</use_mcp_tool>",
+        Value::Object(arguments.clone())
+    )
+}
+
+/// Strict JSON first, then a lenient repair of what models commonly get
+/// wrong: single quotes, Python's `None`/`True`/`False`, invalid escapes
+/// (`\d` in a regex), raw newlines inside strings, trailing commas. Only a
+/// JSON object is accepted; keys with null values are dropped.
+pub fn parse_arguments(raw: &str) -> Option<Map<String, Value>> {
+    let value = serde_json::from_str::<Value>(raw).ok().or_else(|| serde_json::from_str(&repair_json(raw)).ok())?;
+    match value {
+        Value::Object(mut map) => {
+            map.retain(|_, v| !v.is_null());
+            Some(map)
+        }
+        _ => None,
+    }
+}
+
+/// Rewrite near-JSON into JSON (see [`parse_arguments`]). Written by hand:
+/// the repairs needed are few and specific, and no JSON5 crate handles
+/// Python literals or invalid escapes.
+pub fn repair_json(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' {
+            i = copy_string(&chars, i, &mut out);
+            continue;
+        }
+        if c.is_ascii_alphabetic() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            out.push_str(match word.as_str() {
+                "None" => "null",
+                "True" => "true",
+                "False" => "false",
+                other => other,
+            });
+            continue;
+        }
+        if c == ',' {
+            // Drop a comma that only whitespace separates from `}` or `]`.
+            let mut j = i + 1;
+            while j < chars.len() && chars[j].is_whitespace() {
+                j += 1;
+            }
+            if j < chars.len() && (chars[j] == '}' || chars[j] == ']') {
+                i += 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Copy the string literal starting at `chars[start]` (quoted with `"` or
+/// `'`) into `out` as a valid JSON string; returns the index after it.
+fn copy_string(chars: &[char], start: usize, out: &mut String) -> usize {
+    let quote = chars[start];
+    out.push('"');
+    let mut i = start + 1;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                let next = chars.get(i + 1).copied();
+                match next {
+                    Some('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't') => {
+                        out.push('\\');
+                        out.push(next.unwrap());
+                        i += 2;
+                    }
+                    Some('u') if chars.len() >= i + 6 && chars[i + 2..i + 6].iter().all(|h| h.is_ascii_hexdigit()) => {
+                        out.push('\\');
+                        i += 1;
+                    }
+                    Some('\'') => {
+                        out.push('\'');
+                        i += 2;
+                    }
+                    _ => {
+                        // An escape JSON does not know: keep the backslash.
+                        out.push_str("\\\\");
+                        i += 1;
+                    }
+                }
+            }
+            c if c == quote => {
+                out.push('"');
+                return i + 1;
+            }
+            '"' => {
+                out.push_str("\\\"");
+                i += 1;
+            }
+            '\n' => {
+                out.push_str("\\n");
+                i += 1;
+            }
+            '\r' => {
+                out.push_str("\\r");
+                i += 1;
+            }
+            '\t' => {
+                out.push_str("\\t");
+                i += 1;
+            }
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out.push('"');
+    i
+}
+
+/// The content of the last `\boxed{…}` of a text, braces balanced. Answers
+/// that say nothing (`?`, `unknown`, `...`) count as none.
+pub fn extract_boxed(text: &str) -> Option<String> {
+    const MARK: &str = "\\boxed{";
+    let mut last = None;
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(MARK) {
+        let start = from + pos + MARK.len();
+        let mut depth = 1usize;
+        let mut end = None;
+        for (off, ch) in text[start..].char_indices() {
+            match ch {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(start + off);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(e) => {
+                last = Some(text[start..e].trim().to_owned());
+                from = e + 1;
+            }
+            None => break,
+        }
+    }
+    last.filter(|a| !is_empty_answer(a))
+}
+
+fn is_empty_answer(answer: &str) -> bool {
+    let a = answer.trim().trim_matches(|c: char| c == '.' || c.is_whitespace()).to_lowercase();
+    a.is_empty() || matches!(a.as_str(), "?" | "unknown" | "none" | "n/a" | "unanswerable" | "cannot be determined")
+}
+
+/// The system prompt: the protocol's structure, the installed tools grouped
+/// by server, and today's date (`YYYY-MM-DD`).
+pub fn system_prompt(tools: &[ToolInfo], date: &str) -> String {
+    let mut p = format!(
+        "In this environment you have access to a set of tools you can use to answer the user's question. \n\n\
+You only have access to the tools provided below. You can only use one tool per message, and will receive the result of that tool in the user's next response. You use tools step-by-step to accomplish a given task, with each tool-use informed by the result of the previous tool-use. Today is: {date}\n\n\
+# Tool-Use Formatting Instructions \n\n\
+Tool-use is formatted using XML-style tags. The tool-use is enclosed in <use_mcp_tool></use_mcp_tool> and each parameter is similarly enclosed within its own set of tags.\n\n\
+The Model Context Protocol (MCP) connects to servers that provide additional tools and resources to extend your capabilities. You can use the server's tools via the `use_mcp_tool`.\n\n\
+Description: \nRequest to use a tool provided by a MCP server. Each MCP server can provide multiple tools with different capabilities. Tools have defined input schemas that specify required and optional parameters.\n\n\
+Parameters:\n\
+- server_name: (required) The name of the MCP server providing the tool\n\
+- tool_name: (required) The name of the tool to execute\n\
+- arguments: (required) A JSON object containing the tool's input parameters, following the tool's input schema, quotes within string must be properly escaped, ensure it's valid JSON\n\n\
+Usage:\n<use_mcp_tool>\n<server_name>server name here</server_name>\n<tool_name>tool name here</tool_name>\n<arguments>\n\
+{{\n\"param1\": \"value1\",\n\"param2\": \"value2 \\\"escaped string\\\"\"\n}}\n</arguments>\n</use_mcp_tool>\n\n\
+Important Notes:\n\
+- Tool-use must be placed **at the end** of your response, **top-level**, and not nested within other tags.\n\
+- Always adhere to this format for the tool use to ensure proper parsing and execution.\n\n\
+String and scalar parameters should be specified as is, while lists and objects should use JSON format. Note that spaces for string values are not stripped. The output is not expected to be valid XML and is parsed with regular expressions.\n\
+Here are the functions available in JSONSchema format:\n\n"
+    );
+    let mut servers: Vec<&str> = tools.iter().map(|t| t.server.as_str()).collect();
+    servers.dedup();
+    for server in servers {
+        p.push_str(&format!("## Server name: {server}\n"));
+        for t in tools.iter().filter(|t| t.server == server) {
+            p.push_str(&format!("### Tool name: {}\n", t.name));
+            p.push_str(&format!("Description: {}\n", t.description));
+            p.push_str(&format!("Input JSON schema: {}\n", t.input_schema));
+        }
+        p.push('\n');
+    }
+    p.push_str(
+        "\n# General Objective\n\n\
+You accomplish a given task iteratively, breaking it down into clear steps and working through them methodically.\n\n\
+## Task Strategy\n\n\
+1. Analyze the user's request and set clear, achievable sub-goals, in a logical order.\n\
+2. Start with a concise, numbered, step-by-step plan before taking any action.\n\
+3. Work through the sub-goals in order. After each step, reflect on the tool results and revise the plan if needed.\n\
+4. Use the tools strategically to accomplish each sub-goal.\n\n\
+## Tool-Use Guidelines\n\n\
+1. Each step must involve a single tool call, unless the task is already solved.\n\
+2. Before each tool call, briefly summarize what is known and what is missing, and choose the most relevant tool. Do not guess or use placeholder values for missing inputs.\n\
+3. All tool queries must include full, self-contained context. Tools do not retain memory between calls.\n\
+4. Even if a tool result does not directly answer the question, extract any partial information that helps guide the next steps.\n\n\
+## Tool-Use Communication Rules\n\n\
+1. Do not include tool results in your response: the user will provide them.\n\
+2. Do not present the final answer until the entire task is complete.\n\
+3. Do not use tools that do not exist.\n\
+4. If the task does not require tool use, answer the user directly.\n\n\
+# Agent Specific Objective\n\n\
+You are a task-solving agent that uses tools step-by-step to answer the user's question. Your goal is to provide complete, accurate and well-reasoned answers using additional tools, and to wrap the final answer in \\boxed{}.\n",
+    );
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_block_in_order_and_trims_parts() {
+        let reply = "I will compute.\n<use_mcp_tool>\n<server_name> tool-python </server_name>\n<tool_name>run_python_code</tool_name>\n<arguments>\n{\"code_block\": \"def f(x):\\n    return x * 2\", \"sandbox_id\": \"s1\"}\n</arguments>\n</use_mcp_tool>\nthen\n<use_mcp_tool><server_name>tool-python</server_name><tool_name>run_python_code</tool_name><arguments>{\"code_block\": \"f(21)\", \"sandbox_id\": \"s1\", \"extra\": null}</arguments></use_mcp_tool>";
+        let calls = parse_tool_calls(reply);
+        assert_eq!(calls.len(), 2);
+        assert_eq!((calls[0].server.as_str(), calls[0].tool.as_str()), ("tool-python", "run_python_code"));
+        assert_eq!(calls[0].arguments["code_block"], "def f(x):\n    return x * 2");
+        assert_eq!(calls[1].arguments, json!({"code_block": "f(21)", "sandbox_id": "s1"}).as_object().unwrap().clone());
+        assert!(!calls[1].unparsed);
+    }
+
+    #[test]
+    fn repairs_what_models_get_wrong() {
+        let cases = [
+            (r#"{'q': 'rust wasm', 'num': 5}"#, json!({"q": "rust wasm", "num": 5})),
+            (r#"{"a": None, "b": True, "c": False}"#, json!({"b": true, "c": false})),
+            (
+                r#"{"code_block": "import re\nprint(re.findall('\d+', 'a1'))"}"#,
+                json!({"code_block": "import re\nprint(re.findall('\\d+', 'a1'))"}),
+            ),
+            ("{\"code_block\": \"line1\nline2\"}", json!({"code_block": "line1\nline2"})),
+            (r#"{"x": [1, 2,], "y": {"z": 1,},}"#, json!({"x": [1, 2], "y": {"z": 1}})),
+            (r#"{'say': 'he said "hi"', 'it\'s': 1}"#, json!({"say": "he said \"hi\"", "it's": 1})),
+            (r#"{"u": "caf\u00e9"}"#, json!({"u": "café"})),
+        ];
+        for (raw, expected) in cases {
+            let got = parse_arguments(raw).unwrap_or_else(|| panic!("no parse: {raw} -> {}", repair_json(raw)));
+            assert_eq!(Value::Object(got), expected, "{raw}");
+        }
+        for bad in ["[1, 2]", "not json at all", "{\"a\": ", "42"] {
+            assert!(parse_arguments(bad).is_none(), "{bad}");
+        }
+        let calls = parse_tool_calls(
+            "<use_mcp_tool><server_name>s</server_name><tool_name>t</tool_name><arguments>{oops</arguments></use_mcp_tool>",
+        );
+        assert!(calls[0].unparsed);
+        assert_eq!(
+            Value::Object(calls[0].arguments.clone()),
+            json!({"error": "Failed to parse arguments", "raw": "{oops"})
+        );
+    }
+
+    #[test]
+    fn tags_without_a_parsable_call_and_refusals_are_detected() {
+        let broken = "<use_mcp_tool>\n<server_name>x</server_name>\n<arguments>{}</arguments>";
+        assert!(has_tool_tags(broken) && parse_tool_calls(broken).is_empty());
+        assert!(is_refusal("I'm sorry, but I can't help with that."));
+        assert!(!is_refusal("The answer is \\boxed{4}."));
+    }
+
+    #[test]
+    fn boxed_answers() {
+        assert_eq!(extract_boxed(r"So \boxed{3} or rather \boxed{\frac{1}{2}}").as_deref(), Some(r"\frac{1}{2}"));
+        assert_eq!(extract_boxed(r"\boxed{ Paris }").as_deref(), Some("Paris"));
+        assert_eq!(extract_boxed(r"\boxed{unknown}"), None);
+        assert_eq!(extract_boxed(r"\boxed{...}"), None);
+        assert_eq!(extract_boxed(r"\boxed{?}"), None);
+        assert_eq!(extract_boxed(r"\boxed{unclosed"), None);
+        assert_eq!(extract_boxed("no answer"), None);
+        assert_eq!(extract_boxed(r"\boxed{a} then \boxed{open"), Some("a".into()));
+    }
+
+    #[test]
+    fn system_prompt_lists_tools_by_server_with_the_date() {
+        let tool = |server: &str, name: &str| ToolInfo {
+            server: server.into(),
+            name: name.into(),
+            description: format!("does {name}"),
+            input_schema: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+            kind: crate::runtime::ToolKind::Builtin(crate::runtime::Builtin::CreateSandbox),
+            takes_sandbox: false,
+        };
+        let p = system_prompt(&[tool("a", "one"), tool("a", "two"), tool("b", "three")], "2026-11-25");
+        assert!(p.contains("Today is: 2026-11-25\n"));
+        assert!(p.contains(
+            "## Server name: a\n### Tool name: one\nDescription: does one\nInput JSON schema: {\"properties\":"
+        ));
+        assert!(p.find("### Tool name: two").unwrap() < p.find("## Server name: b").unwrap());
+        assert!(
+            p.contains("# General Objective") && p.contains("# Agent Specific Objective") && p.contains("\\boxed{}")
+        );
+        assert_eq!(p.matches("## Server name:").count(), 2);
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            // A string holding `</arguments>` cannot survive the protocol's
+            // regex; real JSON from a model does not contain one.
+            "[^<]*".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".{0,400}") {
+            let _ = parse_tool_calls(&text);
+            let _ = repair_json(&text);
+            let _ = parse_arguments(&text);
+            let _ = extract_boxed(&text);
+        }
+
+        #[test]
+        fn never_panics_on_near_misses(args in ".{0,200}", tail in prop::sample::select(vec!["</use_mcp_tool>", "", "</arguments>"])) {
+            let text = format!("<use_mcp_tool><server_name>s</server_name><tool_name>t</tool_name><arguments>{args}</arguments>{tail}");
+            let _ = parse_tool_calls(&text);
+        }
+
+        #[test]
+        fn rendered_calls_parse_back(
+            server in "[a-z][a-z0-9_-]{0,20}",
+            tool in "[a-z][a-z0-9_]{0,20}",
+            args in prop::collection::btree_map("[a-z_]{1,10}", json_value(), 0..5),
+            before in "[^<]{0,40}",
+        ) {
+            let mut map: Map<String, Value> = args.into_iter().collect();
+            map.retain(|_, v| !v.is_null());
+            let text = format!("{before}{}", render_tool_call(&server, &tool, &map));
+            let calls = parse_tool_calls(&text);
+            prop_assert_eq!(calls.len(), 1);
+            prop_assert_eq!(&calls[0].server, &server);
+            prop_assert_eq!(&calls[0].tool, &tool);
+            prop_assert_eq!(&calls[0].arguments, &map);
+        }
+    }
+}
