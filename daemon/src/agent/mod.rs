@@ -1,4 +1,5 @@
 //! The research agent. For now: the MiroThinker text protocol (`protocol`),
 //! which the agent loop (issue 5) will drive.
 
+pub mod llm;
 pub mod protocol;

@@ -1,0 +1,264 @@
+//! Client for an OpenAI-compatible `/v1/chat/completions` endpoint (vLLM,
+//! SGLang, llama.cpp), with the protocol's retry rules.
+//!
+//! Retried, with exponential backoff: transport errors, timeouts, 408/429
+//! and 5xx answers, bodies that are not a chat completion, and replies the
+//! protocol counts as failures (`finish_reason == "length"`, severe
+//! repetition). Not retried: a context-length error (the loop must shrink
+//! the context instead) and other 4xx answers (the request itself is wrong).
+//! Requests in flight per endpoint are capped by a semaphore.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// Where and how to reach one model endpoint.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time, capped at 30 s.
+    pub backoff: Duration,
+    pub max_in_flight: usize,
+}
+
+impl LlmConfig {
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        LlmConfig {
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            timeout: Duration::from_secs(600),
+            max_attempts: 10,
+            backoff: Duration::from_secs(2),
+            max_in_flight: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+impl Message {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        Message { role: role.into(), content: content.into() }
+    }
+}
+
+/// One chat request: the messages and the sampling parameters of the policy.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub messages: Vec<Message>,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub max_tokens: u64,
+    /// Sent as an extra body field, as vLLM and SGLang accept it.
+    pub repetition_penalty: Option<f64>,
+    /// The task id; each request carries `x-upstream-session-id: {id}-{uuid}`.
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatReply {
+    pub content: String,
+    pub finish_reason: String,
+    pub usage: Usage,
+    /// How many attempts it took.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("the conversation is longer than the model's context: {0}")]
+    ContextLength(String),
+    #[error("the model server refused the request with HTTP {status}: {body}")]
+    Rejected { status: u16, body: String },
+    #[error("the model server failed after {attempts} attempts; last error: {last}")]
+    Exhausted { attempts: u32, last: String },
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(ChatReply),
+    Fatal(LlmError),
+    Retry(String),
+}
+
+pub struct LlmClient {
+    http: reqwest::Client,
+    cfg: LlmConfig,
+    in_flight: Arc<Semaphore>,
+}
+
+impl LlmClient {
+    pub fn new(cfg: LlmConfig) -> Result<Self, String> {
+        // reqwest is built without a bundled crypto provider; use ring's.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let in_flight = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
+        Ok(LlmClient { http, cfg, in_flight })
+    }
+
+    pub fn config(&self) -> &LlmConfig {
+        &self.cfg
+    }
+
+    pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
+        let url = format!("{}/chat/completions", self.cfg.base_url.trim_end_matches('/'));
+        let mut body = json!({
+            "model": self.cfg.model,
+            "messages": req.messages,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+            "max_tokens": req.max_tokens,
+            "stream": false,
+        });
+        if let Some(p) = req.repetition_penalty {
+            body["repetition_penalty"] = json!(p);
+        }
+        // Continuing a partial assistant message (the protocol's rule).
+        if req.messages.last().is_some_and(|m| m.role == "assistant") {
+            body["continue_final_message"] = json!(true);
+            body["add_generation_prompt"] = json!(false);
+        }
+        let attempts = self.cfg.max_attempts.max(1);
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            if attempt > 1 {
+                let factor = 1u32 << (attempt - 2).min(10);
+                tokio::time::sleep((self.cfg.backoff * factor).min(Duration::from_secs(30))).await;
+            }
+            match self.attempt(&url, &body, &req.session_id).await {
+                Attempt::Done(mut reply) => {
+                    reply.attempts = attempt;
+                    return Ok(reply);
+                }
+                Attempt::Fatal(e) => return Err(e),
+                Attempt::Retry(why) => last = why,
+            }
+        }
+        Err(LlmError::Exhausted { attempts, last })
+    }
+
+    async fn attempt(&self, url: &str, body: &Value, session: &str) -> Attempt {
+        let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
+        let mut request = self
+            .http
+            .post(url)
+            .header("x-upstream-session-id", format!("{session}-{}", uuid::Uuid::new_v4()))
+            .json(body);
+        if let Some(key) = &self.cfg.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry(format!("no answer within {} s", self.cfg.timeout.as_secs_f64()));
+            }
+            Err(e) => return Attempt::Retry(format!("cannot reach {url}: {}", error_chain(&e))),
+        };
+        let status = response.status().as_u16();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) if e.is_timeout() => {
+                return Attempt::Retry(format!("no answer within {} s", self.cfg.timeout.as_secs_f64()));
+            }
+            Err(e) => return Attempt::Retry(format!("the connection broke mid-answer: {}", error_chain(&e))),
+        };
+        if status != 200 {
+            let short: String = text.chars().take(500).collect();
+            if is_context_error(&text) {
+                return Attempt::Fatal(LlmError::ContextLength(short));
+            }
+            if status == 408 || status == 429 || status >= 500 {
+                return Attempt::Retry(format!("HTTP {status}: {short}"));
+            }
+            return Attempt::Fatal(LlmError::Rejected { status, body: short });
+        }
+        let Ok(parsed) = serde_json::from_str::<Value>(&text) else {
+            let short: String = text.chars().take(200).collect();
+            return Attempt::Retry(format!("the answer is not JSON: {short:?}"));
+        };
+        let choice = &parsed["choices"][0];
+        let Some(content) = choice["message"]["content"].as_str() else {
+            return Attempt::Retry("the answer has no choices[0].message.content".into());
+        };
+        let finish_reason = choice["finish_reason"].as_str().unwrap_or("").to_owned();
+        if finish_reason == "length" {
+            return Attempt::Retry("the reply was cut at max_tokens (finish_reason \"length\")".into());
+        }
+        if severe_repetition(content) {
+            return Attempt::Retry("the reply repeats itself (its last 50 characters occur more than 5 times)".into());
+        }
+        let usage = serde_json::from_value(parsed["usage"].clone()).unwrap_or_default();
+        Attempt::Done(ChatReply { content: content.to_owned(), finish_reason, usage, attempts: 0 })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// The phrases vLLM, SGLang and llama.cpp use when a prompt is too long.
+fn is_context_error(body: &str) -> bool {
+    let b = body.to_lowercase();
+    ["longer than the model", "context length", "maximum context", "context window", "exceeds the available context"]
+        .iter()
+        .any(|p| b.contains(p))
+}
+
+/// The protocol's test: the reply's last 50 characters occur more than 5
+/// times in it.
+pub fn severe_repetition(reply: &str) -> bool {
+    let chars: Vec<char> = reply.chars().collect();
+    if chars.len() < 50 {
+        return false;
+    }
+    let tail: String = chars[chars.len() - 50..].iter().collect();
+    reply.matches(tail.as_str()).count() > 5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repetition_and_context_errors_are_recognised() {
+        let looping = "I need to check again. ".repeat(40);
+        assert!(severe_repetition(&looping));
+        assert!(!severe_repetition("a short reply"));
+        let varied: String = (0..40).map(|i| format!("step {i} done; ")).collect();
+        assert!(!severe_repetition(&varied));
+        assert!(is_context_error(r#"{"error":{"message":"This model's maximum context length is 8192 tokens"}}"#));
+        assert!(is_context_error("prompt is longer than the model's context length"));
+        assert!(!is_context_error("internal error"));
+    }
+}
