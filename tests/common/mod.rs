@@ -2,6 +2,8 @@
 //! `tools-wasm/`, a real runtime, real sandboxes.
 #![allow(dead_code)]
 
+pub mod scripted;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -168,6 +168,11 @@ impl Session {
         &self.policy
     }
 
+    /// The tools this session's policy lets it call.
+    pub fn tools(&self) -> Vec<ToolInfo> {
+        self.rt.tools().iter().filter(|t| self.policy.tool_enabled(&t.server, &t.name)).cloned().collect()
+    }
+
     pub fn outputs_dir(&self) -> &Path {
         &self.outputs
     }

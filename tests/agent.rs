@@ -1,0 +1,195 @@
+//! The agent loop against a scripted model server, with the real runtime
+//! and the real Python tool: every rule asserted on the recorded requests
+//! and on the events.
+
+mod common;
+
+use common::scripted::{Scripted, Step, completion};
+use fathom::agent::llm::LlmClient;
+use fathom::agent::run::{Agent, AgentConfig, Event, OMITTED, Outcome};
+use fathom::runtime::{Session, SessionOptions};
+use serde_json::Value;
+
+fn call(server: &str, tool: &str, args: &str) -> String {
+    format!(
+        "<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+    )
+}
+
+/// The sandbox id the conversation mentions last (a tool result or one of
+/// the model's own calls), as a model reads it.
+fn sandbox_of(body: &Value) -> String {
+    let msgs = body["messages"].as_array().unwrap();
+    let text: String = msgs.iter().map(|m| m["content"].as_str().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let at = text.rfind("sbx-").expect("no sandbox id in the conversation");
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+}
+
+async fn run(steps: Vec<Step>, edit: impl FnOnce(&mut AgentConfig)) -> (Outcome, Scripted) {
+    let server = Scripted::start(steps).await;
+    let llm: LlmClient = server.client(|_| {});
+    let rt = common::runtime().await;
+    let policy = common::policy(|_| {});
+    let mut config = AgentConfig::from_policy(&policy);
+    edit(&mut config);
+    let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
+    let agent = Agent { llm: &llm, session: &session, config, on_event: None };
+    let outcome = agent.run("task-7", "What is 123456789 * 987654321?", "2026-11-25").await.unwrap();
+    (outcome, server)
+}
+
+fn last_content(body: &Value) -> String {
+    body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_tool_round_trip_to_a_boxed_answer() {
+    let steps = vec![
+        completion(&format!("I need a sandbox.\n{}", call("tool-python", "create_sandbox", "{}")), "stop"),
+        Step::Compute(Box::new(|body| {
+            let sb = sandbox_of(body);
+            format!(
+                "Define, then call.\n{}\n{}",
+                call(
+                    "tool-python",
+                    "run_python_code",
+                    &format!(r#"{{"code_block": "def mul(a, b):\n    return a * b", "sandbox_id": "{sb}"}}"#)
+                ),
+                call(
+                    "tool-python",
+                    "run_python_code",
+                    &format!(r#"{{"code_block": "print(mul(123456789, 987654321))", "sandbox_id": "{sb}"}}"#)
+                )
+            )
+        })),
+        completion("The product is \\boxed{121932631112635269}.", "stop"),
+        completion("Summary: computed with Python. \\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "121932631112635269");
+    assert!(out.boxed);
+    assert_eq!((out.turns, out.tool_calls), (3, 3));
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 4);
+    let system = reqs[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Today is: 2026-11-25") && system.contains("## Server name: tool-python"));
+    assert!(system.contains("### Tool name: run_python_code"));
+    let first_user = reqs[0].body["messages"][1]["content"].as_str().unwrap();
+    assert!(first_user.starts_with("What is 123456789 * 987654321?\nYou should follow the format instruction"));
+    // Both blocks ran, in order, in one session; results joined in one message.
+    let results = last_content(&reqs[2].body);
+    assert!(results.starts_with("[no output]") && results.ends_with("[stdout]\n121932631112635269"), "{results}");
+    // The summary step replaced nothing (the last message was the answer) and asked for \boxed{}.
+    let summary = last_content(&reqs[3].body);
+    assert!(summary.contains("FINAL ANSWER") && summary.contains("What is 123456789 * 987654321?"));
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::ToolResult { ok: true, output, .. } if output.contains("121932631112635269")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_tool_results_are_omitted_and_the_limit_ends_the_loop() {
+    let again = || {
+        Step::Compute(Box::new(|body| {
+            let sb = sandbox_of(body);
+            let n = body["messages"].as_array().unwrap().len();
+            call(
+                "tool-python",
+                "run_python_code",
+                &format!(r#"{{"code_block": "print('result {n}')", "sandbox_id": "{sb}"}}"#),
+            )
+        }))
+    };
+    let steps = vec![
+        completion(&call("tool-python", "create_sandbox", "{}"), "stop"),
+        again(),
+        again(),
+        again(),
+        completion("\\boxed{done}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| {
+        c.keep_tool_results = 1;
+        c.max_turns = 4;
+    })
+    .await;
+    let reqs = server.requests.lock().unwrap();
+    // Request 4 (index 3): three tool results so far; only the last is kept.
+    let msgs: Vec<String> = reqs[3].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(msgs[1].starts_with("What is"), "the task is never omitted");
+    assert_eq!(msgs[3], OMITTED);
+    assert_eq!(msgs[5], OMITTED);
+    assert!(msgs[7].starts_with("[stdout]\nresult "), "{}", msgs[7]);
+    assert!(msgs.iter().filter(|m| m.starts_with("<use_mcp_tool>")).count() == 3, "assistant messages are kept");
+    assert_eq!(out.turns, 4);
+    assert!(out.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.max_turns")));
+    // The summary request dropped the trailing tool result for the prompt.
+    let last = reqs.last().unwrap();
+    assert!(last_content(&last.body).contains("FINAL ANSWER"));
+    let n = last.body["messages"].as_array().unwrap().len();
+    assert_eq!(last.body["messages"][n - 2]["role"], "assistant");
+    assert_eq!(out.answer, "done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_replies_and_refusals_are_rolled_back() {
+    let steps = vec![
+        completion("<use_mcp_tool>\n<server_name>tool-python</server_name>\n<arguments>{}</arguments>", "stop"),
+        completion("I'm sorry, but I can't do that.", "stop"),
+        completion("It is \\boxed{4}.", "stop"),
+        completion("\\boxed{4}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(server.count(), 4);
+    assert_eq!(out.turns, 1, "rolled-back replies do not count as turns");
+    assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Rollback { .. })).count(), 2);
+    // Rolled-back replies never reach the conversation.
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs[2].body["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(out.answer, "4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_and_failures_get_the_protocols_wording() {
+    let search = call("search_and_scrape_webpage", "google_search", r#"{"q": "wasm sandboxes"}"#);
+    let upload = call(
+        "tool-python",
+        "upload_file_from_local_to_sandbox",
+        r#"{"sandbox_id": "sbx-none", "local_file_path": "/x"}"#,
+    );
+    let steps = vec![
+        completion(&search, "stop"),
+        completion(&search, "stop"),
+        completion(&upload, "stop"),
+        completion(&upload, "stop"),
+        completion(&call("tool-python", "run_python_code", "{'code_block': oops"), "stop"),
+        completion("\\boxed{no}", "stop"),
+        completion("\\boxed{no}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    let reqs = server.requests.lock().unwrap();
+    let r1 = last_content(&reqs[1].body);
+    assert!(
+        r1.starts_with(
+            "Tool call to google_search on search_and_scrape_webpage failed. Error: there is no tool server"
+        ),
+        "{r1}"
+    );
+    assert_eq!(
+        last_content(&reqs[2].body),
+        "The query 'google_search_wasm sandboxes' has already been used in previous google_search. Please try a different query or keyword."
+    );
+    let r3 = last_content(&reqs[3].body);
+    assert!(r3.starts_with("Tool call to upload_file_from_local_to_sandbox on tool-python failed. Error: sandbox 'sbx-none' does not exist"), "{r3}");
+    let r4 = last_content(&reqs[4].body);
+    assert!(r4.starts_with("This exact call (upload_file_from_local_to_sandbox on tool-python, same arguments) was already made in turn 3"), "{r4}");
+    let r5 = last_content(&reqs[5].body);
+    assert!(r5.contains("failed. Error: the arguments are not valid JSON"), "{r5}");
+    assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Intervention { .. })).count(), 2);
+}

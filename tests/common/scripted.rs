@@ -1,0 +1,145 @@
+//! A scripted OpenAI-compatible server: a real HTTP server in the test
+//! process that replays scripted answers (and faults) and records every
+//! request.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fathom::agent::llm::{LlmClient, LlmConfig};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub enum Step {
+    Reply {
+        status: u16,
+        body: String,
+        delay: Duration,
+    },
+    /// Close the connection without answering.
+    Drop,
+    /// A completion whose content is computed from the request body (to
+    /// echo a sandbox id the model has just been told, say).
+    Compute(Box<dyn Fn(&Value) -> String + Send>),
+}
+
+pub fn completion(content: &str, finish: &str) -> Step {
+    let body = json!({
+        "id": "x", "object": "chat.completion", "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    });
+    Step::Reply { status: 200, body: body.to_string(), delay: Duration::ZERO }
+}
+
+pub fn status(code: u16, body: &str) -> Step {
+    Step::Reply { status: code, body: body.into(), delay: Duration::ZERO }
+}
+
+pub struct Recorded {
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+#[derive(Clone)]
+pub struct Scripted {
+    pub url: String,
+    script: Arc<Mutex<VecDeque<Step>>>,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
+    active: Arc<AtomicUsize>,
+    pub peak: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    pub async fn start(steps: Vec<Step>) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let s = Scripted {
+            url: format!("http://{}/v1", listener.local_addr().unwrap()),
+            script: Arc::new(Mutex::new(steps.into())),
+            requests: Arc::default(),
+            active: Arc::default(),
+            peak: Arc::default(),
+        };
+        let server = s.clone();
+        tokio::spawn(async move {
+            loop {
+                let (sock, _) = listener.accept().await.unwrap();
+                let server = server.clone();
+                tokio::spawn(async move { server.serve(sock).await });
+            }
+        });
+        s
+    }
+
+    async fn serve(&self, mut sock: tokio::net::TcpStream) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let headers: Vec<(String, String)> = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+            .collect();
+        let len: usize =
+            headers.iter().find(|(k, _)| k == "content-length").map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
+        while buf.len() < head_end + len {
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or(Value::Null);
+        self.requests.lock().unwrap().push(Recorded { headers, body });
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let step = self.script.lock().unwrap().pop_front().unwrap_or_else(|| completion("script exhausted", "stop"));
+        let step = match step {
+            Step::Compute(f) => completion(&f(&self.requests.lock().unwrap().last().unwrap().body), "stop"),
+            other => other,
+        };
+        match step {
+            Step::Drop | Step::Compute(_) => {
+                self.active.fetch_sub(1, Ordering::SeqCst);
+            }
+            Step::Reply { status, body, delay } => {
+                tokio::time::sleep(delay).await;
+                // Before the answer goes out, so the client cannot send its
+                // next request while this one still counts as active.
+                self.active.fetch_sub(1, Ordering::SeqCst);
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+            }
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+
+    pub fn client(&self, edit: impl FnOnce(&mut LlmConfig)) -> LlmClient {
+        let mut cfg = LlmConfig::new(&self.url, "test-model");
+        cfg.backoff = Duration::from_millis(10);
+        cfg.max_attempts = 4;
+        cfg.timeout = Duration::from_secs(5);
+        edit(&mut cfg);
+        LlmClient::new(cfg).unwrap()
+    }
+}
