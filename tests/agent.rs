@@ -193,3 +193,74 @@ async fn duplicates_and_failures_get_the_protocols_wording() {
     assert!(r5.contains("failed. Error: the arguments are not valid JSON"), "{r5}");
     assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Intervention { .. })).count(), 2);
 }
+
+/// `fathom run` as a user runs it, against the scripted server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fathom_run_prints_the_answer_record_and_trace() {
+    let steps = vec![
+        completion(&call("tool-python", "create_sandbox", "{}"), "stop"),
+        Step::Compute(Box::new(|body| {
+            let sb = sandbox_of(body);
+            call(
+                "tool-python",
+                "run_python_code",
+                &format!(
+                    r#"{{"code_block": "print(open('/home/user/n.txt').read().strip() * 2)", "sandbox_id": "{sb}"}}"#
+                ),
+            )
+        })),
+        completion("\\boxed{2121}", "stop"),
+        completion("\\boxed{2121}", "stop"),
+    ];
+    let server = Scripted::start(steps).await;
+    let state = tempfile::tempdir().unwrap();
+    let attachment = state.path().join("note.txt");
+    std::fs::write(&attachment, "attached text").unwrap();
+    let trace = state.path().join("trace.json");
+    let (url, state_dir, trace_path, att) =
+        (server.url.clone(), state.path().to_path_buf(), trace.clone(), attachment.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(["run", "--json", "--trace", trace_path.to_str().unwrap(), "--file", att.to_str().unwrap()])
+            .arg("Repeat the number in n.txt twice.")
+            .env("FATHOM_STATE_DIR", &state_dir)
+            .env("FATHOM_CACHE_DIR", common::shared_cache())
+            .env("FATHOM_LLM_BASE_URL", url)
+            .env("FATHOM_LLM_MODEL", "scripted")
+            .env_remove("FATHOM_TOOLS_DIR")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The Python cell reads a file that does not exist: its error goes back
+    // to the model, and the task still succeeds.
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("turn 1") && stderr.contains("-> tool-python.run_python_code"), "{stderr}");
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["status"], "succeeded");
+    assert_eq!(record["answer"], "2121");
+    assert_eq!((record["turns"].as_u64(), record["tool_calls"].as_u64()), (Some(3), Some(2)));
+    assert!(record["id"].as_str().unwrap().starts_with("task-"));
+    assert_eq!(record["usage"]["prompt_tokens"], 44);
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert_eq!(trace["final_boxed_answer"], "2121");
+    assert_eq!(trace["input"]["task_file_name"], "note.txt");
+    assert!(
+        trace["main_agent_message_history"]["system_prompt"].as_str().unwrap().contains("## Server name: tool-python")
+    );
+    let first = trace["main_agent_message_history"]["message_history"][0]["content"].as_str().unwrap();
+    assert!(first.contains("Attached file: ") && first.contains("attached text"), "{first}");
+    assert!(trace["step_logs"].as_array().unwrap().iter().any(|s| s["step_name"] == "tool_result"));
+
+    // No model server configured: a usage error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fathom"))
+        .args(["run", "hello"])
+        .env_remove("FATHOM_LLM_BASE_URL")
+        .env("FATHOM_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set FATHOM_LLM_BASE_URL"));
+}

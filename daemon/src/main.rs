@@ -18,6 +18,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run one research task to its answer (in-process). Progress on stderr,
+    /// the answer alone on stdout.
+    Run {
+        /// The task, in words.
+        question: String,
+        /// Policy name or .toml file.
+        #[arg(long, default_value = "default")]
+        policy: String,
+        /// Attach a file (repeatable): its text goes into the first message
+        /// and the tools may upload it into a sandbox.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+        /// Print the task record as JSON instead of the answer.
+        #[arg(long)]
+        json: bool,
+        /// Write the full trajectory (MiroThinker task-log format) to FILE.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+    },
     /// List, call, scaffold and install tools.
     #[command(subcommand)]
     Tool(ToolCmd),
@@ -91,6 +110,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Run { question, policy, files, json, trace } => {
+            run_task(&question, &policy, &files, json, trace).await
+        }
         Command::Tool(ToolCmd::List { json }) => tool_list(json).await,
         Command::Tool(ToolCmd::Call { tool, args, policy, workspace, json }) => {
             tool_call(&tool, &args, &policy, workspace, json).await
@@ -215,4 +237,130 @@ async fn tool_install(path: &Path) -> Result<(), Failure> {
     let installed = fathom::scaffold::install(&wasm, &dest_dir).await.map_err(|e| Failure(e, 1))?;
     println!("{installed}");
     Ok(())
+}
+
+/// The model endpoint from the environment (`interface.md`).
+fn llm_config(policy: &Policy) -> Result<fathom::agent::llm::LlmConfig, Failure> {
+    let base = std::env::var("FATHOM_LLM_BASE_URL").map_err(|_| {
+        usage("no model server: set FATHOM_LLM_BASE_URL to its OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)")
+    })?;
+    let model = std::env::var("FATHOM_LLM_MODEL").unwrap_or_else(|_| "default".into());
+    let mut cfg = fathom::agent::llm::LlmConfig::new(base, model);
+    cfg.api_key = std::env::var("FATHOM_LLM_API_KEY").ok().filter(|k| !k.is_empty());
+    cfg.timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
+    Ok(cfg)
+}
+
+/// An attachment as text for the first message: UTF-8 files as they are;
+/// anything else described, to be uploaded and processed in a sandbox.
+fn attachment_text(path: &Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| usage(format!("--file {}: {e}", path.display())))?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => format!(
+            "[binary file of {} bytes: not shown here; upload it to a sandbox and read it with Python]",
+            e.as_bytes().len()
+        ),
+    })
+}
+
+async fn run_task(
+    question: &str,
+    policy_spec: &str,
+    files: &[PathBuf],
+    json: bool,
+    trace: Option<PathBuf>,
+) -> Result<(), Failure> {
+    use fathom::agent::record::Finished;
+    use fathom::agent::run::{Agent, AgentConfig, Event};
+    use std::time::{Instant, SystemTime};
+
+    let policy = load_policy(policy_spec)?;
+    let llm_cfg = llm_config(&policy)?;
+    let llm = fathom::agent::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
+    let rt = runtime().await?;
+    let id = format!("task-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let state = fathom::state_dir();
+    let attachments = state.join("attachments").join(&id);
+    let mut attached = Vec::new();
+    let mut names = Vec::new();
+    for f in files {
+        let text = attachment_text(f)?;
+        let name = f.file_name().ok_or_else(|| usage(format!("--file {}: not a file", f.display())))?;
+        std::fs::create_dir_all(&attachments).map_err(|e| Failure(e.to_string(), 2))?;
+        let copy = attachments.join(name);
+        std::fs::copy(f, &copy).map_err(|e| usage(format!("--file {}: {e}", f.display())))?;
+        attached.push((copy.display().to_string(), text));
+        names.push(name.to_string_lossy().into_owned());
+    }
+    let mut opts = SessionOptions::new(policy.clone());
+    opts.outputs = Some(state.join("outputs").join(&id));
+    opts.attachments = (!attached.is_empty()).then_some(attachments.clone());
+    let session = Session::new(rt, opts).map_err(|e| Failure(format!("cannot create the task's session: {e}"), 2))?;
+
+    let started = Instant::now();
+    let created_at = SystemTime::now();
+    let events: std::sync::Mutex<Vec<(SystemTime, Event)>> = std::sync::Mutex::default();
+    let show = |s: &str, n: usize| -> String {
+        let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one.chars().count() > n { format!("{}…", one.chars().take(n).collect::<String>()) } else { one }
+    };
+    let progress = |e: &Event| {
+        let t = started.elapsed().as_secs_f64();
+        let line = match e {
+            Event::Turn { turn } => format!("turn {turn}"),
+            Event::Rollback { reason, .. } => format!("  reply rolled back ({reason})"),
+            Event::ToolCall { server, tool, arguments, .. } => {
+                format!("  -> {server}.{tool} {}", show(&arguments.to_string(), 90))
+            }
+            Event::ToolResult { ok, output, .. } => {
+                format!("  <- {} {}", if *ok { "ok" } else { "failed" }, show(output, 90))
+            }
+            Event::Intervention { message, .. } => format!("  !! {}", show(message, 110)),
+            Event::Limit { message, .. } => format!("  limit: {message}"),
+            Event::Answer { answer } => format!("answer: {}", show(answer, 110)),
+        };
+        eprintln!("[{t:7.1}s] {line}");
+        events.lock().unwrap().push((SystemTime::now(), e.clone()));
+    };
+    let agent =
+        Agent { llm: &llm, session: &session, config: AgentConfig::from_policy(&policy), on_event: Some(&progress) };
+    let date = humantime::format_rfc3339(SystemTime::now()).to_string()[..10].to_owned();
+    let budget = Duration::from_secs_f64(policy.agent.task_timeout_secs);
+    let result = match tokio::time::timeout(budget, agent.run_with_files(&id, question, &attached, &date)).await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the task ran past its time limit of {} s (agent.task_timeout_secs)",
+            policy.agent.task_timeout_secs
+        )),
+    };
+    let events = events.into_inner().unwrap();
+    let finished = Finished {
+        id: &id,
+        question,
+        policy: &policy.name,
+        file_names: &names,
+        created_at,
+        finished_at: SystemTime::now(),
+        result: result.as_ref().map_err(String::as_str),
+        events: &events,
+    };
+    if let Some(path) = trace {
+        let text = serde_json::to_string_pretty(&finished.trace()).unwrap();
+        std::fs::write(&path, text)
+            .map_err(|e| Failure(format!("cannot write the trace {}: {e}", path.display()), 1))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&finished.task_record()).unwrap());
+    }
+    match &result {
+        Ok(outcome) => {
+            if !json {
+                println!("{}", outcome.answer);
+            }
+            Ok(())
+        }
+        Err(e) => Err(Failure(format!("the task failed: {e}"), 1)),
+    }
 }

@@ -3,4 +3,5 @@
 
 pub mod llm;
 pub mod protocol;
+pub mod record;
 pub mod run;

@@ -21,6 +21,8 @@ pub const BOXED_INSTRUCTION: &str =
     "You should follow the format instruction in the request strictly and wrap the final answer in \\boxed{}.";
 /// Tool results longer than this are cut.
 pub const MAX_RESULT_CHARS: usize = 100_000;
+/// Attached files are cut at this many characters in the first message.
+pub const MAX_FILE_CHARS: usize = 200_000;
 pub const NO_BOXED: &str = "No \\boxed{} content found in the final answer.";
 
 #[derive(Debug, Clone)]
@@ -176,13 +178,33 @@ impl Agent<'_> {
 
     /// Run one task to its answer. `date` is `YYYY-MM-DD`.
     pub async fn run(&self, task_id: &str, question: &str, date: &str) -> Result<Outcome, LlmError> {
+        self.run_with_files(task_id, question, &[], date).await
+    }
+
+    /// Run one task whose first message also carries attached files, as
+    /// `(local path, content as text)`.
+    pub async fn run_with_files(
+        &self,
+        task_id: &str,
+        question: &str,
+        files: &[(String, String)],
+        date: &str,
+    ) -> Result<Outcome, LlmError> {
         let cfg = &self.config;
         let tools = self.session.tools();
         let prompt = system_prompt(&tools, date);
-        let mut messages = vec![
-            Message::new("system", prompt.clone()),
-            Message::new("user", format!("{question}\n{BOXED_INSTRUCTION}")),
-        ];
+        let mut first = format!("{question}\n{BOXED_INSTRUCTION}");
+        for (path, full) in files {
+            let mut text: String = full.chars().take(MAX_FILE_CHARS).collect();
+            if text.len() < full.len() {
+                text.push_str("\n... [File truncated]");
+            }
+            first.push_str(&format!(
+                "\n\nAttached file: {path}\nIts content, converted to text, follows. To process the file itself with the \
+                 sandbox tools, first upload it with upload_file_from_local_to_sandbox (local_file_path: {path}).\n\n{text}"
+            ));
+        }
+        let mut messages = vec![Message::new("system", prompt.clone()), Message::new("user", first)];
         let mut events = Vec::new();
         let mut usage = Usage::default();
         let (mut turns, mut calls, mut rollbacks) = (0u64, 0u64, 0u32);
