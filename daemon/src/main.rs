@@ -205,10 +205,7 @@ async fn tool_call(
 
     // One fresh sandbox; a `sandbox_id` that is absent or unknown means it.
     let mut args = args.to_owned();
-    let takes_sandbox = rt
-        .tools()
-        .iter()
-        .any(|t| t.server == server && t.name == name && t.input_schema.pointer("/properties/sandbox_id").is_some());
+    let takes_sandbox = rt.tools().iter().any(|t| t.server == server && t.name == name && t.takes_sandbox);
     if takes_sandbox {
         let sandbox = session
             .create_sandbox(Duration::from_secs(3600), workspace)

@@ -65,9 +65,7 @@ impl Fixture {
     pub async fn call(&self, tool: &str, args: serde_json::Value) -> CallOutcome {
         let (server, name) = tool.rsplit_once('.').unwrap();
         let mut args = args;
-        let takes = self.rt.tools().iter().any(|t| {
-            t.server == server && t.name == name && t.input_schema.pointer("/properties/sandbox_id").is_some()
-        });
+        let takes = self.rt.tools().iter().any(|t| t.server == server && t.name == name && t.takes_sandbox);
         if takes && args.get("sandbox_id").is_none() {
             args["sandbox_id"] = self.sandbox.clone().into();
         }

@@ -214,7 +214,10 @@ impl Agent<'_> {
 
         'turns: loop {
             if turns >= cfg.max_turns {
-                let message = format!("the task used all {} model turns (agent.max_turns)", cfg.max_turns);
+                let message = format!(
+                    "the task used all {} model turns (agent.max_turns); the model is asked for its final answer",
+                    cfg.max_turns
+                );
                 self.emit(&mut events, Event::Limit { key: "agent.max_turns".into(), message });
                 break;
             }
