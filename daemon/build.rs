@@ -34,9 +34,14 @@ fn main() {
     ensure_target();
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only the components that ship or that tests load: library crates of
+    // the workspace are built as their dependencies.
+    let packages = TOOLS.iter().chain(TEST_TOOLS).flat_map(|(stem, _)| ["-p".to_owned(), stem.replace('_', "-")]);
     let output = Command::new(cargo)
         // RustPython's parser crates declare a newer Rust than they need.
-        .args(["build", "--release", "--ignore-rust-version", "--target", TARGET, "--manifest-path"])
+        .args(["build", "--release", "--ignore-rust-version", "--target", TARGET])
+        .args(packages)
+        .arg("--manifest-path")
         .arg(tools_ws.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&wasm_target_dir)

@@ -4,9 +4,11 @@
 
 mod common;
 
-use common::scripted::{Scripted, Step, completion};
+use std::time::{Duration, Instant};
+
+use common::scripted::{Scripted, Step, completion, completion_usage, native, status};
 use fathom::agent::llm::LlmClient;
-use fathom::agent::run::{Agent, AgentConfig, Event, OMITTED, Outcome};
+use fathom::agent::run::{Agent, AgentConfig, Event, OMITTED, Outcome, REPETITIVE_REPLY, ToolFormat};
 use fathom::runtime::{Session, SessionOptions};
 use serde_json::Value;
 
@@ -34,8 +36,12 @@ async fn run(steps: Vec<Step>, edit: impl FnOnce(&mut AgentConfig)) -> (Outcome,
     edit(&mut config);
     let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
     let agent = Agent { llm: &llm, session: &session, config, on_event: None };
-    let outcome = agent.run("task-7", "What is 123456789 * 987654321?", "2026-11-25").await.unwrap();
+    let outcome = agent.run("task-7", "What is 123456789 * 987654321?", "2026-11-25").await;
     (outcome, server)
+}
+
+fn contents(body: &Value) -> Vec<String> {
+    body["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap_or("").to_owned()).collect()
 }
 
 fn last_content(body: &Value) -> String {
@@ -263,4 +269,180 @@ async fn fathom_run_prints_the_answer_record_and_trace() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("set FATHOM_LLM_BASE_URL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_guard_drops_the_last_turn_and_summarises() {
+    // The server reports a prompt of 2,500 tokens: with 1,000 for the reply,
+    // 1,000 of margin and the summary prompt, the next turn cannot fit in 3,000.
+    let steps = vec![
+        completion_usage(&call("tool-python", "create_sandbox", "{}"), 2500, 20),
+        completion("\\boxed{guess}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| {
+        c.context_window_tokens = 3000;
+        c.max_output_tokens = 1000;
+    })
+    .await;
+    assert_eq!(out.error, None);
+    let limit = out.events.iter().find_map(|e| match e {
+        Event::Limit { key, message } if key == "agent.context_window_tokens" => Some(message.clone()),
+        _ => None,
+    });
+    let limit = limit.expect("a context limit event");
+    assert!(limit.contains("over the model's context of 3000") && limit.contains("last turn is dropped"), "{limit}");
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 2, "no further turn after the guard");
+    // The summary request: system, task, summary prompt. The dropped pair is gone.
+    let sent = contents(&reqs[1].body);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent[1].starts_with("What is") && sent[2].contains("FINAL ANSWER"));
+    assert_eq!(out.answer, "guess");
+
+    // Without the server's usage, the guard counts the tokens itself.
+    let big = "word ".repeat(3000);
+    let steps = vec![
+        completion_usage(&format!("{big}\n{}", call("tool-python", "create_sandbox", "{}")), 0, 0),
+        completion("\\boxed{x}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| {
+        c.context_window_tokens = 4000;
+        c.max_output_tokens = 500;
+    })
+    .await;
+    assert!(out.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.context_window_tokens")));
+    assert_eq!(server.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_length_error_mid_task_ends_in_the_summary() {
+    let steps = vec![
+        completion(&call("tool-python", "create_sandbox", "{}"), "stop"),
+        status(400, r#"{"error": {"message": "This model's maximum context length is 8192 tokens."}}"#),
+        completion("\\boxed{partial}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.answer, "partial");
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 3, "a context error is not retried");
+    let sent = contents(&reqs[2].body);
+    assert_eq!(sent.len(), 3, "the last turn was dropped before the summary: {sent:?}");
+    assert!(out.events.iter().any(
+        |e| matches!(e, Event::Limit { key, message } if key == "agent.context_window_tokens" && message.contains("8192"))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_reply_is_cut_and_counted_as_a_failed_call() {
+    let looping = format!("Let me think. {}", "I need to check the result again. ".repeat(30));
+    let steps = vec![
+        completion(&looping, "stop"),
+        completion(&looping, "stop"),
+        completion(&looping, "stop"),
+        completion("Sorted out: \\boxed{1}", "stop"),
+        completion("\\boxed{1}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.error, None);
+    assert_eq!(server.count(), 5, "three attempts at the looping reply, then two more turns");
+    assert_eq!((out.turns, out.tool_calls), (2, 1), "the looping reply counts as a (failed) call");
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "repetitive_reply")));
+    let reqs = server.requests.lock().unwrap();
+    let sent = contents(&reqs[3].body);
+    assert_eq!(sent.last().unwrap(), REPETITIVE_REPLY);
+    let cut = &sent[sent.len() - 2];
+    assert!(cut.starts_with("Let me think. I need to check") && cut.ends_with("[... repeated text removed]"), "{cut}");
+    assert!(cut.len() < 200, "the repetition is not kept: {} bytes", cut.len());
+    assert_eq!(out.answer, "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_mode_uses_native_tools_and_tool_messages() {
+    let steps = vec![
+        native(None, &[("c1", "tool-python__create_sandbox", "{}")]),
+        Step::ComputeStep(Box::new(|body| {
+            let sb = sandbox_of(body);
+            let def = format!(r#"{{"code_block": "def mul(a, b):\n    return a * b", "sandbox_id": "{sb}"}}"#);
+            let use_ = format!(r#"{{"code_block": "print(mul(123456789, 987654321))", "sandbox_id": "{sb}"}}"#);
+            native(
+                Some("Define, then call."),
+                &[
+                    ("c2", "tool-python__run_python_code", def.as_str()),
+                    ("c3", "tool-python__run_python_code", use_.as_str()),
+                    ("c4", "python__multiply", "{}"),
+                ],
+            )
+        })),
+        completion("It is \\boxed{121932631112635269}.", "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| {
+        c.tool_format = ToolFormat::Openai;
+        c.keep_tool_results = 1;
+    })
+    .await;
+    assert_eq!(out.error, None);
+    assert_eq!(out.answer, "121932631112635269");
+    assert_eq!((out.turns, out.tool_calls), (3, 4));
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 4);
+    let tools = reqs[0].body["tools"].as_array().unwrap();
+    let python = tools.iter().find(|t| t["function"]["name"] == "tool-python__run_python_code").expect("tool listed");
+    assert_eq!(python["type"], "function");
+    assert!(python["function"]["parameters"]["properties"]["code_block"].is_object());
+    let system = reqs[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(!system.contains("<use_mcp_tool>") && system.contains("Today is: 2026-11-25"));
+    // The reply's calls are echoed back, each answered by a tool message.
+    let m1 = reqs[1].body["messages"].as_array().unwrap();
+    assert_eq!(m1[2]["role"], "assistant");
+    assert_eq!(m1[2]["tool_calls"][0]["id"], "c1");
+    assert_eq!((m1[3]["role"].as_str(), m1[3]["tool_call_id"].as_str()), (Some("tool"), Some("c1")));
+    assert!(m1[3]["content"].as_str().unwrap().contains("sbx-"));
+    let m2 = reqs[2].body["messages"].as_array().unwrap();
+    let tool_msgs: Vec<&Value> = m2.iter().filter(|m| m["role"] == "tool").collect();
+    let ids: Vec<&str> = tool_msgs.iter().map(|m| m["tool_call_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c1", "c2", "c3", "c4"]);
+    // keep-K counts tool messages: only the last is kept.
+    assert_eq!(tool_msgs[0]["content"], OMITTED);
+    assert_eq!(tool_msgs[2]["content"], OMITTED);
+    let unknown = tool_msgs[3]["content"].as_str().unwrap();
+    assert!(
+        unknown.starts_with("Tool call to python__multiply failed. Error: there is no function named"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("tool-python__run_python_code"), "{unknown}");
+    // The product was computed in the same sandbox.
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(e, Event::ToolResult { ok: true, output, .. } if output.contains("121932631112635269")))
+    );
+    // The summary keeps the tool messages (each answers a call) and turns tools off.
+    let last = &reqs[3].body;
+    assert_eq!(last["tool_choice"], "none");
+    assert!(last_content(last).contains("FINAL ANSWER"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_task_keeps_its_conversation() {
+    let steps =
+        vec![completion(&call("tool-python", "create_sandbox", "{}"), "stop"), status(401, r#"{"error": "bad key"}"#)];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(server.count(), 2, "a 401 is not retried");
+    let error = out.error.expect("the task failed");
+    assert!(error.contains("HTTP 401") && error.contains("bad key"), "{error}");
+    assert_eq!(out.messages.len(), 4, "system, task, the reply and its result are kept");
+    assert!(out.messages[3].content.contains("sbx-"));
+    assert!(matches!(out.events.last(), Some(Event::Error { .. })));
+    assert!(!out.events.iter().any(|e| matches!(e, Event::Answer { .. })));
+
+    // A model server slower than the task's budget: stopped at the budget.
+    let slow = Step::Reply { status: 200, body: "{}".into(), delay: Duration::from_secs(20) };
+    let started = Instant::now();
+    let (out, _) = run(vec![slow], |c| c.task_timeout = Some(Duration::from_millis(800))).await;
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    let error = out.error.expect("timed out");
+    assert!(error.contains("agent.task_timeout_secs"), "{error}");
+    assert!(out.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.task_timeout_secs")));
 }

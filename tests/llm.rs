@@ -20,6 +20,8 @@ fn request(messages: Vec<Message>) -> ChatRequest {
         max_tokens: 16384,
         repetition_penalty: Some(1.05),
         session_id: "task-42".into(),
+        tools: None,
+        tool_choice: None,
     }
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use fathom::agent::llm::LlmConfig;
+use fathom::agent::run::ToolFormat;
 use fathom::policy::{Policy, PolicyStore};
 use fathom::runtime::{Runtime, RuntimeOptions, Session, SessionOptions};
 
@@ -236,16 +238,41 @@ async fn tool_install(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The model endpoint from the environment (`interface.md`).
-fn llm_config(policy: &Policy) -> Result<fathom::agent::llm::LlmConfig, Failure> {
-    let base = std::env::var("FATHOM_LLM_BASE_URL").map_err(|_| {
+/// The model endpoints from the environment (`interface.md`): the main
+/// model, and the summary model (`FATHOM_SUMMARY_LLM_*`, each variable
+/// defaulting to the main model's).
+fn llm_configs(policy: &Policy) -> Result<(LlmConfig, LlmConfig), Failure> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let base = var("FATHOM_LLM_BASE_URL").ok_or_else(|| {
         usage("no model server: set FATHOM_LLM_BASE_URL to its OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)")
     })?;
-    let model = std::env::var("FATHOM_LLM_MODEL").unwrap_or_else(|_| "default".into());
-    let mut cfg = fathom::agent::llm::LlmConfig::new(base, model);
-    cfg.api_key = std::env::var("FATHOM_LLM_API_KEY").ok().filter(|k| !k.is_empty());
-    cfg.timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
-    Ok(cfg)
+    let timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
+    let endpoint = |prefix: &str, fallback: Option<&LlmConfig>| -> Result<LlmConfig, Failure> {
+        let base = var(&format!("{prefix}_BASE_URL"))
+            .or_else(|| fallback.map(|f| f.base_url.clone()))
+            .unwrap_or_else(|| base.clone());
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(usage(format!("{prefix}_BASE_URL={base:?} is not an http(s) URL")));
+        }
+        let model = var(&format!("{prefix}_MODEL"))
+            .or_else(|| fallback.map(|f| f.model.clone()))
+            .unwrap_or_else(|| "default".into());
+        let mut cfg = LlmConfig::new(base, model);
+        cfg.api_key = var(&format!("{prefix}_API_KEY")).or_else(|| fallback.and_then(|f| f.api_key.clone()));
+        cfg.timeout = timeout;
+        Ok(cfg)
+    };
+    let main = endpoint("FATHOM_LLM", None)?;
+    let summary = endpoint("FATHOM_SUMMARY_LLM", Some(&main))?;
+    Ok((main, summary))
+}
+
+/// `FATHOM_TOOL_FORMAT`: `mcp-xml` (default) or `openai`.
+fn tool_format() -> Result<ToolFormat, Failure> {
+    match std::env::var("FATHOM_TOOL_FORMAT") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e| usage(format!("FATHOM_TOOL_FORMAT: {e}"))),
+        _ => Ok(ToolFormat::McpXml),
+    }
 }
 
 /// An attachment as text for the first message: UTF-8 files as they are;
@@ -273,7 +300,8 @@ async fn run_task(
     use std::time::{Instant, SystemTime};
 
     let policy = load_policy(policy_spec)?;
-    let llm_cfg = llm_config(&policy)?;
+    let (llm_cfg, _summary_cfg) = llm_configs(&policy)?;
+    let format = tool_format()?;
     let llm = fathom::agent::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
     let rt = runtime().await?;
     let id = format!("task-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -316,22 +344,16 @@ async fn run_task(
             Event::Intervention { message, .. } => format!("  !! {}", show(message, 110)),
             Event::Limit { message, .. } => format!("  limit: {message}"),
             Event::Answer { answer } => format!("answer: {}", show(answer, 110)),
+            Event::Error { message } => format!("error: {message}"),
         };
         eprintln!("[{t:7.1}s] {line}");
         events.lock().unwrap().push((SystemTime::now(), e.clone()));
     };
-    let agent =
-        Agent { llm: &llm, session: &session, config: AgentConfig::from_policy(&policy), on_event: Some(&progress) };
+    let mut config = AgentConfig::from_policy(&policy);
+    config.tool_format = format;
+    let agent = Agent { llm: &llm, session: &session, config, on_event: Some(&progress) };
     let date = humantime::format_rfc3339(SystemTime::now()).to_string()[..10].to_owned();
-    let budget = Duration::from_secs_f64(policy.agent.task_timeout_secs);
-    let result = match tokio::time::timeout(budget, agent.run_with_files(&id, question, &attached, &date)).await {
-        Ok(Ok(outcome)) => Ok(outcome),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "the task ran past its time limit of {} s (agent.task_timeout_secs)",
-            policy.agent.task_timeout_secs
-        )),
-    };
+    let outcome = agent.run_with_files(&id, question, &attached, &date).await;
     let events = events.into_inner().unwrap();
     let finished = Finished {
         id: &id,
@@ -340,7 +362,7 @@ async fn run_task(
         file_names: &names,
         created_at,
         finished_at: SystemTime::now(),
-        result: result.as_ref().map_err(String::as_str),
+        outcome: &outcome,
         events: &events,
     };
     if let Some(path) = trace {
@@ -351,13 +373,13 @@ async fn run_task(
     if json {
         println!("{}", serde_json::to_string_pretty(&finished.task_record()).unwrap());
     }
-    match &result {
-        Ok(outcome) => {
+    match &outcome.error {
+        None => {
             if !json {
                 println!("{}", outcome.answer);
             }
             Ok(())
         }
-        Err(e) => Err(Failure(format!("the task failed: {e}"), 1)),
+        Some(e) => Err(Failure(format!("the task failed: {e}"), 1)),
     }
 }

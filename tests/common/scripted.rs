@@ -24,12 +24,41 @@ pub enum Step {
     /// A completion whose content is computed from the request body (to
     /// echo a sandbox id the model has just been told, say).
     Compute(Box<dyn Fn(&Value) -> String + Send>),
+    /// Any step, computed from the request body.
+    ComputeStep(Box<dyn Fn(&Value) -> Step + Send>),
 }
 
 pub fn completion(content: &str, finish: &str) -> Step {
     let body = json!({
         "id": "x", "object": "chat.completion", "model": "m",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    });
+    Step::Reply { status: 200, body: body.to_string(), delay: Duration::ZERO }
+}
+
+/// A completion that reports the given token usage.
+pub fn completion_usage(content: &str, prompt_tokens: u64, completion_tokens: u64) -> Step {
+    let body = json!({
+        "id": "x", "object": "chat.completion", "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens}
+    });
+    Step::Reply { status: 200, body: body.to_string(), delay: Duration::ZERO }
+}
+
+/// An OpenAI-format reply with native `tool_calls`: `(id, function name,
+/// arguments as JSON text)`.
+pub fn native(content: Option<&str>, calls: &[(&str, &str, &str)]) -> Step {
+    let tool_calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, args)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": args}}))
+        .collect();
+    let body = json!({
+        "id": "x", "object": "chat.completion", "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "tool_calls": tool_calls},
+                     "finish_reason": "tool_calls"}],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
     });
     Step::Reply { status: 200, body: body.to_string(), delay: Duration::ZERO }
@@ -110,10 +139,11 @@ impl Scripted {
         let step = self.script.lock().unwrap().pop_front().unwrap_or_else(|| completion("script exhausted", "stop"));
         let step = match step {
             Step::Compute(f) => completion(&f(&self.requests.lock().unwrap().last().unwrap().body), "stop"),
+            Step::ComputeStep(f) => f(&self.requests.lock().unwrap().last().unwrap().body),
             other => other,
         };
         match step {
-            Step::Drop | Step::Compute(_) => {
+            Step::Drop | Step::Compute(_) | Step::ComputeStep(_) => {
                 self.active.fetch_sub(1, Ordering::SeqCst);
             }
             Step::Reply { status, body, delay } => {

@@ -49,12 +49,27 @@ impl LlmConfig {
 pub struct Message {
     pub role: String,
     pub content: String,
+    /// OpenAI mode: the calls of an assistant message, as the server sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Value>,
+    /// OpenAI mode: the call a `tool` message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Message {
     pub fn new(role: &str, content: impl Into<String>) -> Self {
-        Message { role: role.into(), content: content.into() }
+        Message { role: role.into(), content: content.into(), tool_calls: None, tool_call_id: None }
     }
+}
+
+/// One native (OpenAI-format) tool call of a reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them (JSON text, maybe broken).
+    pub arguments: String,
 }
 
 /// One chat request: the messages and the sampling parameters of the policy.
@@ -68,6 +83,11 @@ pub struct ChatRequest {
     pub repetition_penalty: Option<f64>,
     /// The task id; each request carries `x-upstream-session-id: {id}-{uuid}`.
     pub session_id: String,
+    /// OpenAI mode: the `tools` field (function definitions). `None` sends
+    /// `"tools": []`, as the text protocol does.
+    pub tools: Option<Vec<Value>>,
+    /// OpenAI mode: `tool_choice` (`"none"` for the final summary).
+    pub tool_choice: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +103,19 @@ pub struct ChatReply {
     pub usage: Usage,
     /// How many attempts it took.
     pub attempts: u32,
+    /// OpenAI mode: the reply's `tool_calls`, parsed, and as sent (to echo
+    /// back in the conversation).
+    pub tool_calls: Vec<NativeCall>,
+    pub raw_tool_calls: Option<Value>,
+    /// The reply still repeated itself after [`REPETITION_ATTEMPTS`]
+    /// attempts. Resampling a deterministic model gives the same text, so
+    /// the loop, not the client, deals with it (as a failed call).
+    pub repetitive: bool,
 }
+
+/// Attempts spent on a reply that repeats itself before it is handed to
+/// the loop marked [`ChatReply::repetitive`].
+pub const REPETITION_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LlmError {
@@ -100,6 +132,8 @@ enum Attempt {
     Done(ChatReply),
     Fatal(LlmError),
     Retry(String),
+    /// Well-formed, but the protocol's severe-repetition test fires.
+    Repetitive(ChatReply),
 }
 
 pub struct LlmClient {
@@ -133,7 +167,11 @@ impl LlmClient {
             "top_p": req.top_p,
             "max_tokens": req.max_tokens,
             "stream": false,
+            "tools": req.tools.clone().unwrap_or_default(),
         });
+        if let Some(choice) = req.tool_choice {
+            body["tool_choice"] = json!(choice);
+        }
         if let Some(p) = req.repetition_penalty {
             body["repetition_penalty"] = json!(p);
         }
@@ -144,6 +182,7 @@ impl LlmClient {
         }
         let attempts = self.cfg.max_attempts.max(1);
         let mut last = String::new();
+        let mut repeated = 0;
         for attempt in 1..=attempts {
             if attempt > 1 {
                 let factor = 1u32 << (attempt - 2).min(10);
@@ -155,6 +194,15 @@ impl LlmClient {
                     return Ok(reply);
                 }
                 Attempt::Fatal(e) => return Err(e),
+                Attempt::Repetitive(mut reply) => {
+                    repeated += 1;
+                    if repeated >= REPETITION_ATTEMPTS.min(attempts) || attempt == attempts {
+                        reply.attempts = attempt;
+                        reply.repetitive = true;
+                        return Ok(reply);
+                    }
+                    last = "the reply repeats itself (its last 50 characters occur more than 5 times)".into();
+                }
                 Attempt::Retry(why) => last = why,
             }
         }
@@ -201,18 +249,45 @@ impl LlmClient {
             return Attempt::Retry(format!("the answer is not JSON: {short:?}"));
         };
         let choice = &parsed["choices"][0];
-        let Some(content) = choice["message"]["content"].as_str() else {
-            return Attempt::Retry("the answer has no choices[0].message.content".into());
+        let message = &choice["message"];
+        let raw_tool_calls = message["tool_calls"].as_array().filter(|c| !c.is_empty()).map(|c| Value::from(c.clone()));
+        let content = match (message["content"].as_str(), &raw_tool_calls) {
+            (Some(c), _) => c,
+            (None, Some(_)) => "",
+            (None, None) => return Attempt::Retry("the answer has no choices[0].message.content".into()),
         };
         let finish_reason = choice["finish_reason"].as_str().unwrap_or("").to_owned();
         if finish_reason == "length" {
             return Attempt::Retry("the reply was cut at max_tokens (finish_reason \"length\")".into());
         }
-        if severe_repetition(content) {
-            return Attempt::Retry("the reply repeats itself (its last 50 characters occur more than 5 times)".into());
-        }
+        let tool_calls = raw_tool_calls
+            .iter()
+            .flat_map(|c| c.as_array().into_iter().flatten())
+            .enumerate()
+            .map(|(i, c)| NativeCall {
+                id: c["id"].as_str().map(str::to_owned).unwrap_or_else(|| format!("call_{i}")),
+                name: c["function"]["name"].as_str().unwrap_or("").to_owned(),
+                arguments: match &c["function"]["arguments"] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "{}".into(),
+                    other => other.to_string(),
+                },
+            })
+            .collect();
         let usage = serde_json::from_value(parsed["usage"].clone()).unwrap_or_default();
-        Attempt::Done(ChatReply { content: content.to_owned(), finish_reason, usage, attempts: 0 })
+        let reply = ChatReply {
+            content: content.to_owned(),
+            finish_reason,
+            usage,
+            attempts: 0,
+            tool_calls,
+            raw_tool_calls,
+            repetitive: false,
+        };
+        if severe_repetition(content) {
+            return Attempt::Repetitive(reply);
+        }
+        Attempt::Done(reply)
     }
 }
 

@@ -239,25 +239,8 @@ fn is_empty_answer(answer: &str) -> bool {
 /// The system prompt: the protocol's structure, the installed tools grouped
 /// by server, and today's date (`YYYY-MM-DD`).
 pub fn system_prompt(tools: &[ToolInfo], date: &str) -> String {
-    let mut p = format!(
-        "In this environment you have access to a set of tools you can use to answer the user's question. \n\n\
-You only have access to the tools provided below. You can only use one tool per message, and will receive the result of that tool in the user's next response. You use tools step-by-step to accomplish a given task, with each tool-use informed by the result of the previous tool-use. Today is: {date}\n\n\
-# Tool-Use Formatting Instructions \n\n\
-Tool-use is formatted using XML-style tags. The tool-use is enclosed in <use_mcp_tool></use_mcp_tool> and each parameter is similarly enclosed within its own set of tags.\n\n\
-The Model Context Protocol (MCP) connects to servers that provide additional tools and resources to extend your capabilities. You can use the server's tools via the `use_mcp_tool`.\n\n\
-Description: \nRequest to use a tool provided by a MCP server. Each MCP server can provide multiple tools with different capabilities. Tools have defined input schemas that specify required and optional parameters.\n\n\
-Parameters:\n\
-- server_name: (required) The name of the MCP server providing the tool\n\
-- tool_name: (required) The name of the tool to execute\n\
-- arguments: (required) A JSON object containing the tool's input parameters, following the tool's input schema, quotes within string must be properly escaped, ensure it's valid JSON\n\n\
-Usage:\n<use_mcp_tool>\n<server_name>server name here</server_name>\n<tool_name>tool name here</tool_name>\n<arguments>\n\
-{{\n\"param1\": \"value1\",\n\"param2\": \"value2 \\\"escaped string\\\"\"\n}}\n</arguments>\n</use_mcp_tool>\n\n\
-Important Notes:\n\
-- Tool-use must be placed **at the end** of your response, **top-level**, and not nested within other tags.\n\
-- Always adhere to this format for the tool use to ensure proper parsing and execution.\n\n\
-String and scalar parameters should be specified as is, while lists and objects should use JSON format. Note that spaces for string values are not stripped. The output is not expected to be valid XML and is parsed with regular expressions.\n\
-Here are the functions available in JSONSchema format:\n\n"
-    );
+    let mut p = intro(date);
+    p.push_str(FORMAT);
     let mut servers: Vec<&str> = tools.iter().map(|t| t.server.as_str()).collect();
     servers.dedup();
     for server in servers {
@@ -269,8 +252,70 @@ Here are the functions available in JSONSchema format:\n\n"
         }
         p.push('\n');
     }
-    p.push_str(
-        "\n# General Objective\n\n\
+    p.push('\n');
+    p.push_str(OBJECTIVES);
+    p
+}
+
+/// The system prompt for OpenAI-native tool calling: the same text without
+/// the XML format and the tool listing, which travel in the `tools` field.
+pub fn system_prompt_native(date: &str) -> String {
+    let mut p = intro(date);
+    p.push_str(OBJECTIVES);
+    p
+}
+
+/// The function name a tool gets in OpenAI mode: `server__tool`, reduced to
+/// the characters and length the OpenAI API accepts.
+pub fn native_name(server: &str, tool: &str) -> String {
+    let name: String = format!("{server}__{tool}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect();
+    name.chars().take(64).collect()
+}
+
+/// The `tools` field of OpenAI mode.
+pub fn native_tools(tools: &[ToolInfo]) -> Vec<Value> {
+    tools
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "type": "function",
+                "function": {
+                    "name": native_name(&t.server, &t.name),
+                    "description": t.description,
+                    "parameters": t.input_schema,
+                }
+            })
+        })
+        .collect()
+}
+
+fn intro(date: &str) -> String {
+    format!(
+        "In this environment you have access to a set of tools you can use to answer the user's question. \n\n\
+You only have access to the tools provided below. You can only use one tool per message, and will receive the result of that tool in the user's next response. You use tools step-by-step to accomplish a given task, with each tool-use informed by the result of the previous tool-use. Today is: {date}\n\n"
+    )
+}
+
+const FORMAT: &str = "# Tool-Use Formatting Instructions \n\n\
+Tool-use is formatted using XML-style tags. The tool-use is enclosed in <use_mcp_tool></use_mcp_tool> and each parameter is similarly enclosed within its own set of tags.\n\n\
+The Model Context Protocol (MCP) connects to servers that provide additional tools and resources to extend your capabilities. You can use the server's tools via the `use_mcp_tool`.\n\n\
+Description: \nRequest to use a tool provided by a MCP server. Each MCP server can provide multiple tools with different capabilities. Tools have defined input schemas that specify required and optional parameters.\n\n\
+Parameters:\n\
+- server_name: (required) The name of the MCP server providing the tool\n\
+- tool_name: (required) The name of the tool to execute\n\
+- arguments: (required) A JSON object containing the tool's input parameters, following the tool's input schema, quotes within string must be properly escaped, ensure it's valid JSON\n\n\
+Usage:\n<use_mcp_tool>\n<server_name>server name here</server_name>\n<tool_name>tool name here</tool_name>\n<arguments>\n\
+{\n\"param1\": \"value1\",\n\"param2\": \"value2 \\\"escaped string\\\"\"\n}\n</arguments>\n</use_mcp_tool>\n\n\
+Important Notes:\n\
+- Tool-use must be placed **at the end** of your response, **top-level**, and not nested within other tags.\n\
+- Always adhere to this format for the tool use to ensure proper parsing and execution.\n\n\
+String and scalar parameters should be specified as is, while lists and objects should use JSON format. Note that spaces for string values are not stripped. The output is not expected to be valid XML and is parsed with regular expressions.\n\
+Here are the functions available in JSONSchema format:\n\n";
+
+const OBJECTIVES: &str = "# General Objective\n\n\
 You accomplish a given task iteratively, breaking it down into clear steps and working through them methodically.\n\n\
 ## Task Strategy\n\n\
 1. Analyze the user's request and set clear, achievable sub-goals, in a logical order.\n\
@@ -288,10 +333,7 @@ You accomplish a given task iteratively, breaking it down into clear steps and w
 3. Do not use tools that do not exist.\n\
 4. If the task does not require tool use, answer the user directly.\n\n\
 # Agent Specific Objective\n\n\
-You are a task-solving agent that uses tools step-by-step to answer the user's question. Your goal is to provide complete, accurate and well-reasoned answers using additional tools, and to wrap the final answer in \\boxed{}.\n",
-    );
-    p
-}
+You are a task-solving agent that uses tools step-by-step to answer the user's question. Your goal is to provide complete, accurate and well-reasoned answers using additional tools, and to wrap the final answer in \\boxed{}.\n";
 
 #[cfg(test)]
 mod tests {

@@ -20,33 +20,31 @@ pub struct Finished<'a> {
     pub file_names: &'a [String],
     pub created_at: SystemTime,
     pub finished_at: SystemTime,
-    /// The outcome, or the error that ended the task.
-    pub result: Result<&'a Outcome, &'a str>,
+    /// The outcome; a failed task's keeps its conversation up to the error.
+    pub outcome: &'a Outcome,
     /// Every event with the time it happened.
     pub events: &'a [(SystemTime, Event)],
 }
 
 impl Finished<'_> {
     fn status(&self) -> &'static str {
-        if self.result.is_ok() { "succeeded" } else { "failed" }
+        if self.outcome.error.is_none() { "succeeded" } else { "failed" }
     }
 
     /// `{id, status, question, policy, answer, turns, tool_calls, usage, error, created_at, started_at, finished_at}`
     pub fn task_record(&self) -> Value {
-        let (answer, turns, calls, usage, error) = match self.result {
-            Ok(o) => (json!(o.answer), o.turns, o.tool_calls, json!(o.usage), Value::Null),
-            Err(e) => (Value::Null, 0, 0, json!({"prompt_tokens": 0, "completion_tokens": 0}), json!(e)),
-        };
+        let o = self.outcome;
+        let answer = if o.error.is_none() { json!(o.answer) } else { Value::Null };
         json!({
             "id": self.id,
             "status": self.status(),
             "question": self.question,
             "policy": self.policy,
             "answer": answer,
-            "turns": turns,
-            "tool_calls": calls,
-            "usage": usage,
-            "error": error,
+            "turns": o.turns,
+            "tool_calls": o.tool_calls,
+            "usage": o.usage,
+            "error": o.error,
             "created_at": timestamp(self.created_at),
             "started_at": timestamp(self.created_at),
             "finished_at": timestamp(self.finished_at),
@@ -70,6 +68,7 @@ impl Finished<'_> {
                     Event::Intervention { message, .. } => ("intervention", message.clone(), "warning"),
                     Event::Limit { message, .. } => ("limit", message.clone(), "warning"),
                     Event::Answer { answer } => ("answer", answer.clone(), "info"),
+                    Event::Error { message } => ("error", message.clone(), "error"),
                 };
                 json!({"step_name": name, "message": message, "timestamp": timestamp(*t), "info_level": level, "metadata": meta})
             })
@@ -84,27 +83,24 @@ impl Finished<'_> {
                 _ => None,
             })
             .collect();
-        let (history, system_prompt, answer, usage, error) = match self.result {
-            Ok(o) => {
-                let msgs: Vec<Value> =
-                    o.messages.iter().skip(1).map(|m| json!({"role": m.role, "content": m.content})).collect();
-                (json!(msgs), json!(o.system_prompt), json!(o.answer), json!(o.usage), Value::Null)
-            }
-            Err(e) => (json!([]), Value::Null, Value::Null, Value::Null, json!(e)),
-        };
+        let o = self.outcome;
+        // Messages as the model produced them (OpenAI mode: with their
+        // `tool_calls` / `tool_call_id`), the system prompt apart.
+        let history: Vec<Value> = o.messages.iter().skip(1).map(|m| json!(m)).collect();
+        let answer = if o.error.is_none() { json!(o.answer) } else { Value::Null };
         json!({
-            "status": if self.result.is_ok() { "success" } else { "failed" },
+            "status": if o.error.is_none() { "success" } else { "failed" },
             "start_time": timestamp(self.created_at),
             "end_time": timestamp(self.finished_at),
             "task_id": self.id,
             "input": {"task_description": self.question, "task_file_name": self.file_names.join(", ")},
             "ground_truth": Value::Null,
             "final_boxed_answer": answer,
-            "error": error,
-            "main_agent_message_history": {"system_prompt": system_prompt, "message_history": history},
+            "error": o.error,
+            "main_agent_message_history": {"system_prompt": o.system_prompt, "message_history": history},
             "step_logs": step_logs,
             "limits": limits,
-            "usage": usage,
+            "usage": o.usage,
         })
     }
 }

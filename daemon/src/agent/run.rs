@@ -2,16 +2,23 @@
 //! calls of its reply in order, feed the results back, until it answers;
 //! then the final-summary step and the `\boxed{}` answer.
 //!
-//! Not yet here (issue 5): the token-budget guard, OpenAI-native tool
-//! calling, the trace file and `fathom run`.
+//! Two tool-call formats share the loop: the protocol's `<use_mcp_tool>`
+//! text (results as one `user` message per turn) and OpenAI-native
+//! `tool_calls` (results as `tool` messages). Everything else — limits,
+//! keep-K, the context guard, interventions, the summary — is the same.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::llm::{ChatRequest, LlmClient, LlmError, Message, Usage};
-use super::protocol::{extract_boxed, has_tool_tags, is_refusal, parse_tool_calls, system_prompt};
+use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
+use super::protocol::{
+    ToolCall, extract_boxed, has_tool_tags, is_refusal, native_name, native_tools, parse_arguments, parse_tool_calls,
+    system_prompt, system_prompt_native,
+};
+use super::tokens;
 use crate::runtime::Session;
 
 /// The exact text that replaces old tool results (keep-K).
@@ -24,6 +31,30 @@ pub const MAX_RESULT_CHARS: usize = 100_000;
 /// Attached files are cut at this many characters in the first message.
 pub const MAX_FILE_CHARS: usize = 200_000;
 pub const NO_BOXED: &str = "No \\boxed{} content found in the final answer.";
+/// What the model is told when its reply looped on itself.
+pub const REPETITIVE_REPLY: &str = "Your previous reply kept repeating the same text, so it was cut and not carried out; \
+this counts as a failed tool call. Continue the task from where you were, in a few sentences, without repeating yourself.";
+
+/// How tools are offered to the model and how it calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ToolFormat {
+    /// The MiroThinker `<use_mcp_tool>` text protocol (`"tools": []`).
+    McpXml,
+    /// Native `tools` / `tool_calls`, results as `tool` messages.
+    Openai,
+}
+
+impl std::str::FromStr for ToolFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mcp-xml" => Ok(ToolFormat::McpXml),
+            "openai" => Ok(ToolFormat::Openai),
+            other => Err(format!("unknown tool format {other:?}: use \"mcp-xml\" (MiroThinker) or \"openai\"")),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -31,12 +62,19 @@ pub struct AgentConfig {
     pub max_tool_calls: u64,
     /// Tool results kept in full (the last K); -1 keeps all.
     pub keep_tool_results: i64,
+    /// The model's context; the guard ends the loop before it overflows.
+    pub context_window_tokens: u64,
     pub max_output_tokens: u64,
     pub temperature: f64,
     pub top_p: f64,
     pub repetition_penalty: Option<f64>,
     /// Consecutive rollbacks before a malformed reply is accepted as is.
     pub max_rollbacks: u32,
+    pub tool_format: ToolFormat,
+    /// The whole task's wall-clock budget. Model calls are cut off at it;
+    /// a running tool call finishes (its own deadline bounds it) and the
+    /// task stops after it.
+    pub task_timeout: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -45,11 +83,14 @@ impl AgentConfig {
             max_turns: p.agent.max_turns,
             max_tool_calls: p.agent.max_tool_calls,
             keep_tool_results: p.agent.keep_tool_results,
+            context_window_tokens: p.agent.context_window_tokens,
             max_output_tokens: p.agent.max_output_tokens,
             temperature: p.agent.temperature,
             top_p: p.agent.top_p,
             repetition_penalty: Some(1.05),
             max_rollbacks: 5,
+            tool_format: ToolFormat::McpXml,
+            task_timeout: Some(Duration::from_secs_f64(p.agent.task_timeout_secs)),
         }
     }
 }
@@ -77,8 +118,11 @@ pub enum Event {
         tool: String,
         ok: bool,
         output: String,
+        /// Wall-clock time of the call, sandbox creation included.
+        wall_ms: f64,
     },
-    /// The runtime answered instead of running the call (a duplicate).
+    /// The runtime answered instead of running the call or accepting the
+    /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`.
     Intervention {
         turn: u64,
         kind: String,
@@ -90,6 +134,10 @@ pub enum Event {
     },
     Answer {
         answer: String,
+    },
+    /// The task failed; the outcome keeps everything up to this point.
+    Error {
+        message: String,
     },
 }
 
@@ -104,6 +152,9 @@ pub struct Outcome {
     pub tool_calls: u64,
     pub usage: Usage,
     pub events: Vec<Event>,
+    /// Why the task failed, if it did; the rest of the outcome is what it
+    /// got to before.
+    pub error: Option<String>,
 }
 
 /// The summary prompt that ends every task.
@@ -128,17 +179,29 @@ pub fn summary_prompt(question: &str) -> String {
 /// The messages as sent: every user message but the first (the task) and
 /// the last `keep` is replaced by [`OMITTED`].
 pub fn keep_last(messages: &[Message], keep: i64) -> Vec<Message> {
+    omit_old(messages, keep, |i, m| m.role == "user" && i > 1)
+}
+
+/// OpenAI mode's keep-K: every `tool` message but the last `keep`.
+pub fn keep_last_native(messages: &[Message], keep: i64) -> Vec<Message> {
+    omit_old(messages, keep, |_, m| m.role == "tool")
+}
+
+/// Replace the content of the results that are not among the last `keep`.
+fn omit_old(messages: &[Message], keep: i64, is_result: impl Fn(usize, &Message) -> bool) -> Vec<Message> {
     if keep < 0 {
         return messages.to_vec();
     }
-    let users: Vec<usize> = messages.iter().enumerate().filter(|(_, m)| m.role == "user").map(|(i, _)| i).collect();
-    let first = users.first().copied();
-    let kept_from = users.len().saturating_sub(keep as usize);
-    let old: Vec<usize> = users[..kept_from].iter().copied().filter(|i| Some(*i) != first).collect();
+    let results: Vec<usize> = messages.iter().enumerate().filter(|(i, m)| is_result(*i, m)).map(|(i, _)| i).collect();
+    let old = &results[..results.len().saturating_sub(keep as usize)];
     messages
         .iter()
         .enumerate()
-        .map(|(i, m)| if old.contains(&i) { Message::new("user", OMITTED) } else { m.clone() })
+        .map(
+            |(i, m)| {
+                if old.binary_search(&i).is_ok() { Message { content: OMITTED.into(), ..m.clone() } } else { m.clone() }
+            },
+        )
         .collect()
 }
 
@@ -160,6 +223,49 @@ fn cut(mut text: String) -> String {
     text
 }
 
+/// A looping reply, cut just before its tail starts to repeat: what the
+/// model said before it got stuck stays in the conversation.
+fn cut_repetition(reply: &str) -> String {
+    let chars: Vec<char> = reply.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(50)..].iter().collect();
+    match reply.find(tail.as_str()) {
+        Some(first) if !tail.is_empty() => {
+            let keep = reply[first..].char_indices().nth(tail.chars().count()).map_or(reply.len(), |(i, _)| first + i);
+            format!("{} [... repeated text removed]", &reply[..keep])
+        }
+        _ => reply.to_owned(),
+    }
+}
+
+/// Why the loop stopped early.
+enum Stop {
+    /// The conversation no longer fits: summarise what there is.
+    Context(String),
+    /// The task cannot go on.
+    Fatal(String),
+}
+
+/// A call of this turn, with its OpenAI call id in that mode.
+struct Call {
+    id: Option<String>,
+    call: ToolCall,
+}
+
+/// Everything one task accumulates.
+struct Task {
+    id: String,
+    question: String,
+    messages: Vec<Message>,
+    events: Vec<Event>,
+    usage: Usage,
+    turns: u64,
+    calls: u64,
+    last_boxed: Option<String>,
+    deadline: Option<Instant>,
+    /// OpenAI mode: the `tools` field and the names it uses.
+    native: Option<(Vec<Value>, HashMap<String, (String, String)>)>,
+}
+
 pub struct Agent<'a> {
     pub llm: &'a LlmClient,
     pub session: &'a Session,
@@ -169,30 +275,37 @@ pub struct Agent<'a> {
 }
 
 impl Agent<'_> {
-    fn emit(&self, events: &mut Vec<Event>, e: Event) {
+    fn emit(&self, t: &mut Task, e: Event) {
         if let Some(f) = self.on_event {
             f(&e);
         }
-        events.push(e);
+        t.events.push(e);
     }
 
     /// Run one task to its answer. `date` is `YYYY-MM-DD`.
-    pub async fn run(&self, task_id: &str, question: &str, date: &str) -> Result<Outcome, LlmError> {
+    pub async fn run(&self, task_id: &str, question: &str, date: &str) -> Outcome {
         self.run_with_files(task_id, question, &[], date).await
     }
 
     /// Run one task whose first message also carries attached files, as
-    /// `(local path, content as text)`.
+    /// `(local path, content as text)`. A failed task still returns its
+    /// outcome, with `error` set and the conversation up to the failure.
     pub async fn run_with_files(
         &self,
         task_id: &str,
         question: &str,
         files: &[(String, String)],
         date: &str,
-    ) -> Result<Outcome, LlmError> {
+    ) -> Outcome {
         let cfg = &self.config;
         let tools = self.session.tools();
-        let prompt = system_prompt(&tools, date);
+        let (prompt, native) = match cfg.tool_format {
+            ToolFormat::McpXml => (system_prompt(&tools, date), None),
+            ToolFormat::Openai => {
+                let names = tools.iter().map(|t| (native_name(&t.server, &t.name), (t.server.clone(), t.name.clone())));
+                (system_prompt_native(date), Some((native_tools(&tools), names.collect())))
+            }
+        };
         let mut first = format!("{question}\n{BOXED_INSTRUCTION}");
         for (path, full) in files {
             let mut text: String = full.chars().take(MAX_FILE_CHARS).collect();
@@ -204,170 +317,380 @@ impl Agent<'_> {
                  sandbox tools, first upload it with upload_file_from_local_to_sandbox (local_file_path: {path}).\n\n{text}"
             ));
         }
-        let mut messages = vec![Message::new("system", prompt.clone()), Message::new("user", first)];
-        let mut events = Vec::new();
-        let mut usage = Usage::default();
-        let (mut turns, mut calls, mut rollbacks) = (0u64, 0u64, 0u32);
-        let mut last_boxed: Option<String> = None;
+        let mut t = Task {
+            id: task_id.to_owned(),
+            question: question.to_owned(),
+            messages: vec![Message::new("system", prompt.clone()), Message::new("user", first)],
+            events: Vec::new(),
+            usage: Usage::default(),
+            turns: 0,
+            calls: 0,
+            last_boxed: None,
+            deadline: cfg.task_timeout.map(|d| Instant::now() + d),
+            native,
+        };
+        let mut error = match self.turns(&mut t).await {
+            Ok(()) => None,
+            Err(Stop::Context(why)) => {
+                let message = format!(
+                    "{why}; the last turn is dropped and the model is asked for its final answer (agent.context_window_tokens)"
+                );
+                self.emit(&mut t, Event::Limit { key: "agent.context_window_tokens".into(), message });
+                drop_last_turn(&mut t.messages);
+                None
+            }
+            Err(Stop::Fatal(e)) => Some(e),
+        };
+        let mut answer = None;
+        if error.is_none() {
+            match self.summarize(&mut t).await {
+                Ok(a) => answer = a,
+                Err(e) => error = Some(e),
+            }
+        }
+        let (answer, boxed) = match answer.or(t.last_boxed.clone()) {
+            Some(a) => (a, true),
+            None => (NO_BOXED.to_owned(), false),
+        };
+        match &error {
+            None => self.emit(&mut t, Event::Answer { answer: answer.clone() }),
+            Some(e) => self.emit(&mut t, Event::Error { message: e.clone() }),
+        }
+        Outcome {
+            answer,
+            boxed,
+            messages: t.messages,
+            system_prompt: prompt,
+            turns: t.turns,
+            tool_calls: t.calls,
+            usage: t.usage,
+            events: t.events,
+            error,
+        }
+    }
+
+    /// The turns, until the model stops calling tools or a limit ends them.
+    async fn turns(&self, t: &mut Task) -> Result<(), Stop> {
+        let cfg = &self.config;
+        let mut rollbacks = 0u32;
         let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
         let mut seen_calls: HashMap<String, u64> = HashMap::new();
-
-        'turns: loop {
-            if turns >= cfg.max_turns {
+        let summary_tokens = tokens::count(&summary_prompt(&t.question));
+        loop {
+            if t.turns >= cfg.max_turns {
                 let message = format!(
                     "the task used all {} model turns (agent.max_turns); the model is asked for its final answer",
                     cfg.max_turns
                 );
-                self.emit(&mut events, Event::Limit { key: "agent.max_turns".into(), message });
-                break;
+                self.emit(t, Event::Limit { key: "agent.max_turns".into(), message });
+                return Ok(());
             }
-            let reply = self.llm.chat(&self.request(task_id, keep_last(&messages, cfg.keep_tool_results))).await?;
-            usage.prompt_tokens += reply.usage.prompt_tokens;
-            usage.completion_tokens += reply.usage.completion_tokens;
-            let parsed = parse_tool_calls(&reply.content);
-            let malformed = has_tool_tags(&reply.content) && parsed.is_empty();
+            let sent = t.messages.len();
+            let reply = self.ask(t, None).await?;
+            let calls = self.calls_of(t, &reply);
+            let malformed = t.native.is_none() && calls.is_empty() && has_tool_tags(&reply.content);
             if (malformed || is_refusal(&reply.content)) && rollbacks < cfg.max_rollbacks {
                 rollbacks += 1;
                 let reason = if malformed { "tool-call tags that do not parse" } else { "a refusal" };
-                self.emit(&mut events, Event::Rollback { turn: turns + 1, reason: reason.into() });
+                self.emit(t, Event::Rollback { turn: t.turns + 1, reason: reason.into() });
                 continue;
             }
             rollbacks = 0;
-            turns += 1;
-            self.emit(&mut events, Event::Turn { turn: turns });
+            t.turns += 1;
+            let turn = t.turns;
+            self.emit(t, Event::Turn { turn });
             if let Some(b) = extract_boxed(&reply.content) {
-                last_boxed = Some(b);
+                t.last_boxed = Some(b);
             }
-            messages.push(Message::new("assistant", reply.content.clone()));
-            if parsed.is_empty() {
-                break;
+            if reply.repetitive {
+                // A reply stuck in a loop: cut, answered as a failed call.
+                t.calls += 1;
+                self.emit(
+                    t,
+                    Event::Intervention { turn, kind: "repetitive_reply".into(), message: REPETITIVE_REPLY.into() },
+                );
+                let mut assistant = Message::new("assistant", cut_repetition(&reply.content));
+                assistant.tool_calls = reply.raw_tool_calls.clone();
+                t.messages.push(assistant);
+                let ids: Vec<Option<String>> = calls.iter().map(|c| c.id.clone()).collect();
+                let results = if ids.is_empty() { vec![None] } else { ids };
+                self.push_results(t, results.into_iter().map(|id| (id, REPETITIVE_REPLY.to_owned())).collect());
+                continue;
             }
-            let mut results = Vec::new();
-            for call in parsed {
-                if calls >= cfg.max_tool_calls {
+            let mut assistant = Message::new("assistant", reply.content.clone());
+            assistant.tool_calls = reply.raw_tool_calls.clone();
+            t.messages.push(assistant);
+            if calls.is_empty() {
+                return Ok(());
+            }
+            let mut results: Vec<(Option<String>, String)> = Vec::new();
+            let mut limit_hit = false;
+            for Call { id, call } in calls {
+                if limit_hit || t.calls >= cfg.max_tool_calls {
                     let message = format!(
                         "The limit of {} tool calls for this task (agent.max_tool_calls) is reached; give your final answer now.",
                         cfg.max_tool_calls
                     );
-                    self.emit(
-                        &mut events,
-                        Event::Limit { key: "agent.max_tool_calls".into(), message: message.clone() },
-                    );
-                    results.push(message);
-                    messages.push(Message::new("user", results.join("\n")));
-                    break 'turns;
-                }
-                calls += 1;
-                let args = Value::Object(call.arguments.clone());
-                self.emit(
-                    &mut events,
-                    Event::ToolCall {
-                        turn: turns,
-                        server: call.server.clone(),
-                        tool: call.tool.clone(),
-                        arguments: args.clone(),
-                    },
-                );
-                if let Some(key) = query_key(&call.tool, &call.arguments) {
-                    let k = (call.tool.clone(), key.clone());
-                    if seen_queries.contains_key(&k) {
-                        let message = format!(
-                            "The query '{}_{key}' has already been used in previous {}. Please try a different query or keyword.",
-                            call.tool, call.tool
-                        );
-                        self.emit(
-                            &mut events,
-                            Event::Intervention {
-                                turn: turns,
-                                kind: "duplicate_query".into(),
-                                message: message.clone(),
-                            },
-                        );
-                        results.push(message);
-                        continue;
+                    if !limit_hit {
+                        self.emit(t, Event::Limit { key: "agent.max_tool_calls".into(), message: message.clone() });
                     }
-                    seen_queries.insert(k, turns);
-                }
-                let fingerprint = format!("{}\u{0}{}\u{0}{}", call.server, call.tool, args);
-                // Python cells and shell commands legitimately repeat (state
-                // changes between them); lookups do not.
-                let repeatable = matches!(call.tool.as_str(), "run_python_code" | "run_command" | "create_sandbox");
-                if let (false, Some(earlier)) = (repeatable, seen_calls.get(&fingerprint)) {
-                    let message = format!(
-                        "This exact call ({} on {}, same arguments) was already made in turn {earlier}; its result is in that turn's reply above. Use it, or call with different arguments.",
-                        call.tool, call.server
-                    );
-                    self.emit(
-                        &mut events,
-                        Event::Intervention { turn: turns, kind: "repeated_call".into(), message: message.clone() },
-                    );
-                    results.push(message);
+                    limit_hit = true;
+                    results.push((id, message));
+                    if t.native.is_none() {
+                        break;
+                    }
                     continue;
                 }
-                seen_calls.insert(fingerprint, turns);
-                let text = if call.unparsed {
-                    format!(
-                        "Tool call to {} on {} failed. Error: the arguments are not valid JSON: {}",
-                        call.tool, call.server, call.arguments["raw"]
+                self.check_deadline(t)?;
+                t.calls += 1;
+                let args = Value::Object(call.arguments.clone());
+                let (server, tool) = (call.server.clone(), call.tool.clone());
+                self.emit(
+                    t,
+                    Event::ToolCall { turn, server: server.clone(), tool: tool.clone(), arguments: args.clone() },
+                );
+                if let Some(key) = query_key(&tool, &call.arguments) {
+                    let k = (tool.clone(), key.clone());
+                    if seen_queries.contains_key(&k) {
+                        let message = format!(
+                            "The query '{tool}_{key}' has already been used in previous {tool}. Please try a different query or keyword."
+                        );
+                        self.emit(
+                            t,
+                            Event::Intervention { turn, kind: "duplicate_query".into(), message: message.clone() },
+                        );
+                        results.push((id, message));
+                        continue;
+                    }
+                    seen_queries.insert(k, turn);
+                }
+                let fingerprint = format!("{server}\u{0}{tool}\u{0}{args}");
+                // Python cells and shell commands legitimately repeat (state
+                // changes between them); lookups do not.
+                let repeatable = matches!(tool.as_str(), "run_python_code" | "run_command" | "create_sandbox");
+                if let (false, Some(earlier)) = (repeatable, seen_calls.get(&fingerprint)) {
+                    let message = format!(
+                        "This exact call ({tool} on {server}, same arguments) was already made in turn {earlier}; its result is in that turn's reply above. Use it, or call with different arguments."
+                    );
+                    self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
+                    results.push((id, message));
+                    continue;
+                }
+                seen_calls.insert(fingerprint, turn);
+                let (text, ok, wall_ms) = if call.unparsed {
+                    let e = format!("the arguments are not valid JSON: {}", call.arguments["raw"]);
+                    (format!("Tool call to {tool} on {server} failed. Error: {e}"), false, 0.0)
+                } else if server.is_empty() {
+                    (
+                        format!(
+                            "Tool call to {tool} failed. Error: {}",
+                            call.arguments["error"].as_str().unwrap_or("")
+                        ),
+                        false,
+                        0.0,
                     )
                 } else {
-                    let out = self.session.call(&call.server, &call.tool, &args.to_string()).await;
+                    let out = self.session.call(&server, &tool, &args.to_string()).await;
+                    if let Some(hit) = out.limit {
+                        self.emit(t, Event::Limit { key: hit.key.into(), message: hit.message });
+                    }
                     let text = if out.ok {
                         out.output
                     } else {
                         format!(
-                            "Tool call to {} on {} failed. Error: {}",
-                            call.tool,
-                            call.server,
+                            "Tool call to {tool} on {server} failed. Error: {}",
                             out.error.as_deref().unwrap_or(&out.output)
                         )
                     };
-                    if let Some(hit) = out.limit {
-                        self.emit(&mut events, Event::Limit { key: hit.key.into(), message: hit.message });
-                    }
-                    self.emit(
-                        &mut events,
-                        Event::ToolResult {
-                            turn: turns,
-                            server: call.server.clone(),
-                            tool: call.tool.clone(),
-                            ok: out.ok,
-                            output: text.clone(),
-                        },
-                    );
-                    text
+                    (text, out.ok, out.wall_ms)
                 };
-                results.push(cut(text));
+                self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
+                results.push((id, cut(text)));
             }
-            messages.push(Message::new("user", results.join("\n")));
+            let new_tokens: u64 = results.iter().map(|(_, r)| tokens::count(r)).sum();
+            self.push_results(t, results);
+            if limit_hit {
+                return Ok(());
+            }
+            // The protocol's context guard: will the next call, and the
+            // summary after it, still fit?
+            let prompt = match reply.usage.prompt_tokens {
+                0 => self.visible(&t.messages[..sent]).iter().map(|m| tokens::count(&m.content)).sum(),
+                n => n,
+            };
+            let completion = match reply.usage.completion_tokens {
+                0 => tokens::count(&reply.content),
+                n => n,
+            };
+            let estimate = prompt
+                + completion
+                + (new_tokens as f64 * 1.5) as u64
+                + (summary_tokens as f64 * 1.5) as u64
+                + cfg.max_output_tokens
+                + 1000;
+            if estimate >= cfg.context_window_tokens {
+                return Err(Stop::Context(format!(
+                    "the next turn would need about {estimate} tokens, over the model's context of {}",
+                    cfg.context_window_tokens
+                )));
+            }
         }
-
-        // The final summary: a trailing tool result gives way to the prompt.
-        if messages.len() > 2 && messages.last().is_some_and(|m| m.role == "user") {
-            messages.pop();
-        }
-        messages.push(Message::new("user", summary_prompt(question)));
-        let reply = self.llm.chat(&self.request(task_id, keep_last(&messages, cfg.keep_tool_results))).await?;
-        usage.prompt_tokens += reply.usage.prompt_tokens;
-        usage.completion_tokens += reply.usage.completion_tokens;
-        messages.push(Message::new("assistant", reply.content.clone()));
-        let (answer, boxed) = match extract_boxed(&reply.content).or(last_boxed) {
-            Some(a) => (a, true),
-            None => (NO_BOXED.to_owned(), false),
-        };
-        self.emit(&mut events, Event::Answer { answer: answer.clone() });
-        Ok(Outcome { answer, boxed, messages, system_prompt: prompt, turns, tool_calls: calls, usage, events })
     }
 
-    fn request(&self, task_id: &str, messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            messages,
+    /// The final summary step; the answer from its last `\boxed{}`.
+    async fn summarize(&self, t: &mut Task) -> Result<Option<String>, String> {
+        // A trailing tool result gives way to the summary prompt (text
+        // protocol). OpenAI `tool` messages must stay: each answers a call.
+        if t.native.is_none() && t.messages.len() > 2 && t.messages.last().is_some_and(|m| m.role == "user") {
+            t.messages.pop();
+        }
+        t.messages.push(Message::new("user", summary_prompt(&t.question)));
+        loop {
+            match self.ask(t, Some("none")).await {
+                Ok(reply) => {
+                    t.messages.push(Message::new("assistant", reply.content.clone()));
+                    return Ok(extract_boxed(&reply.content));
+                }
+                // Still too long: give up turns from the end, keeping the task.
+                Err(Stop::Context(why)) if t.messages.len() > 4 => {
+                    let prompt = t.messages.pop().expect("the summary prompt");
+                    drop_last_turn(&mut t.messages);
+                    let message =
+                        format!("{why}; one more turn is dropped for the summary (agent.context_window_tokens)");
+                    self.emit(t, Event::Limit { key: "agent.context_window_tokens".into(), message });
+                    t.messages.push(prompt);
+                }
+                Err(Stop::Context(why)) | Err(Stop::Fatal(why)) => return Err(why),
+            }
+        }
+    }
+
+    /// One model call with the task's conversation as the protocol shows it.
+    async fn ask(&self, t: &mut Task, tool_choice: Option<&'static str>) -> Result<ChatReply, Stop> {
+        self.check_deadline(t)?;
+        let request = ChatRequest {
+            messages: self.visible(&t.messages),
             temperature: self.config.temperature,
             top_p: self.config.top_p,
             max_tokens: self.config.max_output_tokens,
             repetition_penalty: self.config.repetition_penalty,
-            session_id: task_id.to_owned(),
+            session_id: t.id.clone(),
+            tools: t.native.as_ref().map(|(defs, _)| defs.clone()),
+            tool_choice: t.native.as_ref().and(tool_choice),
+        };
+        let chat = self.llm.chat(&request);
+        let result = match t.deadline {
+            Some(d) => match tokio::time::timeout_at(d.into(), chat).await {
+                Ok(r) => r,
+                Err(_) => return Err(self.timed_out(t)),
+            },
+            None => chat.await,
+        };
+        match result {
+            Ok(reply) => {
+                t.usage.prompt_tokens += reply.usage.prompt_tokens;
+                t.usage.completion_tokens += reply.usage.completion_tokens;
+                Ok(reply)
+            }
+            Err(LlmError::ContextLength(body)) => {
+                Err(Stop::Context(format!("the model server reports the conversation is too long ({body})")))
+            }
+            Err(e) => Err(Stop::Fatal(e.to_string())),
         }
+    }
+
+    fn check_deadline(&self, t: &mut Task) -> Result<(), Stop> {
+        match t.deadline {
+            Some(d) if Instant::now() >= d => Err(self.timed_out(t)),
+            _ => Ok(()),
+        }
+    }
+
+    fn timed_out(&self, t: &mut Task) -> Stop {
+        let secs = self.config.task_timeout.unwrap_or_default().as_secs_f64();
+        let message = format!("the task ran past its time limit of {secs} s (agent.task_timeout_secs)");
+        self.emit(t, Event::Limit { key: "agent.task_timeout_secs".into(), message: message.clone() });
+        Stop::Fatal(message)
+    }
+
+    fn visible(&self, messages: &[Message]) -> Vec<Message> {
+        match self.config.tool_format {
+            ToolFormat::McpXml => keep_last(messages, self.config.keep_tool_results),
+            ToolFormat::Openai => keep_last_native(messages, self.config.keep_tool_results),
+        }
+    }
+
+    /// The calls of a reply: `<use_mcp_tool>` blocks, or native calls
+    /// resolved to (server, tool) by their function name.
+    fn calls_of(&self, t: &Task, reply: &ChatReply) -> Vec<Call> {
+        let Some((_, names)) = &t.native else {
+            return parse_tool_calls(&reply.content).into_iter().map(|call| Call { id: None, call }).collect();
+        };
+        reply
+            .tool_calls
+            .iter()
+            .map(|nc| {
+                let (arguments, unparsed) = match parse_arguments(&nc.arguments) {
+                    Some(map) => (map, false),
+                    None => {
+                        let mut m = Map::new();
+                        m.insert("error".into(), "Failed to parse arguments".into());
+                        m.insert("raw".into(), nc.arguments.clone().into());
+                        (m, true)
+                    }
+                };
+                let call = match names.get(&nc.name) {
+                    Some((server, tool)) => {
+                        ToolCall { server: server.clone(), tool: tool.clone(), arguments, unparsed }
+                    }
+                    None => {
+                        let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
+                        known.sort_unstable();
+                        let mut m = Map::new();
+                        m.insert(
+                            "error".into(),
+                            format!(
+                                "there is no function named {:?}; the functions are: {}",
+                                nc.name,
+                                known.join(", ")
+                            )
+                            .into(),
+                        );
+                        ToolCall { server: String::new(), tool: nc.name.clone(), arguments: m, unparsed: false }
+                    }
+                };
+                Call { id: Some(nc.id.clone()), call }
+            })
+            .collect()
+    }
+
+    /// A turn's results: one `user` message (text protocol) or one `tool`
+    /// message per call (OpenAI mode).
+    fn push_results(&self, t: &mut Task, results: Vec<(Option<String>, String)>) {
+        if t.native.is_some() && results.iter().all(|(id, _)| id.is_some()) {
+            for (id, text) in results {
+                let mut m = Message::new("tool", text);
+                m.tool_call_id = id;
+                t.messages.push(m);
+            }
+        } else {
+            let joined: Vec<String> = results.into_iter().map(|(_, r)| r).collect();
+            t.messages.push(Message::new("user", joined.join("\n")));
+        }
+    }
+}
+
+/// Remove the last turn (its results, then the reply that asked for them),
+/// never the task itself.
+fn drop_last_turn(messages: &mut Vec<Message>) {
+    while messages.len() > 2 && messages.last().is_some_and(|m| m.role == "tool") {
+        messages.pop();
+    }
+    if messages.len() > 2 && messages.last().is_some_and(|m| m.role == "user") {
+        messages.pop();
+    }
+    if messages.len() > 2 && messages.last().is_some_and(|m| m.role == "assistant") {
+        messages.pop();
     }
 }
 
