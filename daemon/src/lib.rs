@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod caps;
+pub mod net;
 pub mod policy;
 pub mod runtime;
 pub mod scaffold;

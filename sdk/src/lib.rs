@@ -61,6 +61,24 @@ use std::fmt;
 pub use schemars::{self, JsonSchema};
 use serde::de::DeserializeOwned;
 
+/// Outgoing HTTP through the host's network layer, the only network a tool
+/// has. What a request may reach is the task's policy, enforced by the host
+/// on every hop: see `[network]` and `[secrets]` in the policy schema.
+///
+/// ```no_run
+/// let page = fathom_sdk::http::get("https://arxiv.org/abs/2401.00001")?;
+/// assert!(page.status == 200 || page.truncated || true);
+/// # Ok::<(), String>(())
+/// ```
+pub mod http {
+    pub use crate::__bindings::fathom::tool::http::{Request, Response, fetch};
+
+    /// A GET of `url`; the error says why the host refused or failed it.
+    pub fn get(url: &str) -> Result<Response, String> {
+        fetch(&Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None })
+    }
+}
+
 #[doc(hidden)]
 pub mod __bindings {
     wit_bindgen::generate!({

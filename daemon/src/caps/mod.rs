@@ -29,6 +29,7 @@ pub struct Grant<'a> {
     pub wasi: &'a mut WasiCtxBuilder,
     pub meters: &'a mut Meters,
     pub mounts: &'a filesystem::Mounts,
+    pub network: &'a mut Option<std::sync::Arc<crate::net::NetPolicy>>,
 }
 
 /// A limit that stopped a call.

@@ -33,6 +33,7 @@ pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../sdk/wit",
         world: "tool",
+        imports: { "fathom:tool/http.fetch": async },
         exports: { default: async },
     });
 }
@@ -43,6 +44,8 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub meters: Meters,
+    /// The instance's network rules (`caps::network`).
+    pub network: Option<Arc<crate::net::NetPolicy>>,
 }
 
 /// Host-side counters and buffers of one instance.
@@ -117,6 +120,7 @@ impl Runtime {
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::fathom::tool::http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
         let registry = registry::Registry::load(&engine, &linker, &cache, &opts).await;
         Ok(Arc::new(Runtime { engine, cache, registry }))
     }

@@ -474,13 +474,14 @@ pub(crate) fn new_store(
 ) -> wasmtime::Result<Store<HostState>> {
     let mut wasi = WasiCtxBuilder::new();
     let mut meters = Meters::default();
+    let mut network = None;
     {
-        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts };
+        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network };
         for cap in caps::all() {
             cap.prepare(policy, &mut grant)?;
         }
     }
-    let mut store = Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters });
+    let mut store = Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters, network });
     for cap in caps::all() {
         cap.attach(policy, &mut store);
     }

@@ -1,5 +1,6 @@
-//! `tool-python.upload_file_from_local_to_sandbox` and
-//! `tool-python.download_file_from_sandbox_to_local`.
+//! `tool-python.upload_file_from_local_to_sandbox`,
+//! `tool-python.download_file_from_sandbox_to_local` and
+//! `tool-python.download_file_from_internet_to_sandbox`.
 //!
 //! The component checks every path itself and says precisely what is wrong,
 //! but it is not what keeps files safe: it only *has* the workspace
@@ -39,6 +40,18 @@ struct DownloadArgs {
     /// Name to save it under in the task's outputs folder (default: the
     /// file's own name).
     local_filename: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct FetchArgs {
+    #[allow(dead_code)] // resolved by the host to this instance's workspace
+    sandbox_id: SandboxId,
+    /// The http(s) URL of the file.
+    url: String,
+    /// Where to save it in the sandbox: a folder (the name is taken from the
+    /// URL) or a file path. Relative paths are taken from /home/user.
+    #[serde(default = "default_sandbox_path")]
+    sandbox_file_path: String,
 }
 
 /// Resolve `.` and `..` without touching the filesystem; `None` if `..`
@@ -166,6 +179,44 @@ fn download(args: DownloadArgs) -> Result<String, ToolError> {
     Ok(format!("File downloaded successfully to: {} ({bytes} bytes)", dest.display()))
 }
 
+/// The file name a URL suggests: its last path segment, else `index.html`.
+fn name_from_url(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let after_scheme = path.split_once("://").map_or(path, |(_, rest)| rest);
+    let segment = after_scheme.split_once('/').map_or("", |(_, p)| p).rsplit('/').next().unwrap_or("");
+    let clean: String = segment.chars().filter(|c| !c.is_control() && *c != '\\').collect();
+    if clean.is_empty() || clean == "." || clean == ".." { "index.html".into() } else { clean }
+}
+
+fn fetch(args: FetchArgs) -> Result<String, ToolError> {
+    let url = args.url.trim();
+    if url.is_empty() {
+        return Err(ToolError::invalid("`url` is empty"));
+    }
+    let mut dest = sandbox_path(&args.sandbox_file_path, "sandbox_file_path")?;
+    let response = fathom_sdk::http::get(url).map_err(ToolError::failed)?;
+    if response.status >= 400 {
+        return Err(ToolError::failed(format!("{} answered HTTP {}; nothing was saved", response.url, response.status)));
+    }
+    let wants_dir = args.sandbox_file_path.trim().ends_with('/');
+    if wants_dir || dest == Path::new(WORKSPACE) || std::fs::metadata(&dest).map(|m| m.is_dir()).unwrap_or(false) {
+        dest.push(name_from_url(&response.url));
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| ToolError::failed(io_message(&e, parent)))?;
+    }
+    std::fs::write(&dest, &response.body).map_err(|e| ToolError::failed(io_message(&e, &dest)))?;
+    let bytes = response.body.len();
+    if response.truncated {
+        return Err(ToolError::failed(format!(
+            "the download was cut off after {bytes} bytes, the most this task may download (network.max_download_mb); \
+             the incomplete file is at {}",
+            dest.display()
+        )));
+    }
+    Ok(format!("File downloaded successfully to: {} ({bytes} bytes)", dest.display()))
+}
+
 pub fn toolbox() -> Toolbox {
     Toolbox::new("tool-python")
         .with_local_files()
@@ -181,6 +232,12 @@ pub fn toolbox() -> Toolbox {
              or the user can keep it. Returns the local path.",
             download,
         )
+        .tool(
+            "download_file_from_internet_to_sandbox",
+            "Download a file from the internet (http or https URL) into a sandbox, within the hosts the task's \
+             policy allows. Returns the file's path in the sandbox.",
+            fetch,
+        )
 }
 
 fathom_sdk::export!(toolbox);
@@ -188,6 +245,14 @@ fathom_sdk::export!(toolbox);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_from_urls() {
+        assert_eq!(name_from_url("https://arxiv.org/pdf/2401.00001v2.pdf?x=1"), "2401.00001v2.pdf");
+        assert_eq!(name_from_url("https://example.org/"), "index.html");
+        assert_eq!(name_from_url("https://example.org"), "index.html");
+        assert_eq!(name_from_url("http://h/a/..#frag"), "index.html");
+    }
 
     #[test]
     fn sandbox_paths_stay_in_the_workspace() {

@@ -40,6 +40,15 @@ struct Addr {
     addr: String,
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct Fetch {
+    url: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+}
+
 fn err(e: impl std::fmt::Display) -> ToolError {
     ToolError::failed(e.to_string())
 }
@@ -107,6 +116,23 @@ pub fn toolbox() -> Toolbox {
         .tool("resolve", "Resolve a host name.", |a: Addr| {
             use std::net::ToSocketAddrs;
             a.addr.to_socket_addrs().map(|it| format!("{:?}", it.collect::<Vec<_>>())).map_err(err)
+        })
+        .tool("fetch", "Any HTTP request through the host: status, final URL, size, truncation, body.", |a: Fetch| {
+            let request = fathom_sdk::http::Request {
+                method: a.method.unwrap_or_else(|| "GET".into()),
+                url: a.url,
+                headers: a.headers,
+                body: None,
+            };
+            let r = fathom_sdk::http::fetch(&request).map_err(err)?;
+            Ok(format!(
+                "{} {} {} {}\n{}",
+                r.status,
+                r.url,
+                r.body.len(),
+                r.truncated,
+                String::from_utf8_lossy(&r.body)
+            ))
         })
 }
 
