@@ -211,8 +211,21 @@ async fn bad_calls_get_clear_errors() {
         "{}",
         out.output
     );
+    // No sandbox_id: the only live sandbox is meant; with two, the call is ambiguous.
     let out = s.call("counter", "incr", "{}").await;
-    assert!(out.output.contains("`sandbox_id` is required"), "{}", out.output);
+    assert!(out.ok, "{}", out.output);
+    let again = s.call("counter", "incr", &json!({"sandbox_id": f.sandbox}).to_string()).await;
+    assert_eq!(again.output.trim(), format!("{}", out.output.trim().parse::<u64>().unwrap() + 1), "same sandbox");
+    let second = s.call("tool-python", "create_sandbox", "{}").await;
+    assert!(second.ok);
+    let out = s.call("counter", "incr", "{}").await;
+    assert!(out.output.contains("`sandbox_id` is missing and this task has several sandboxes"), "{}", out.output);
+    // None live: one is created, and the result says which.
+    let fresh = Session::new(f.rt.clone(), SessionOptions::new(policy(|_| {}))).unwrap();
+    let out = fresh.call("counter", "incr", "{}").await;
+    assert!(out.ok && out.output.contains("this ran in a new sandbox, sbx-"), "{}", out.output);
+    assert_eq!(fresh.sandbox_ids().len(), 1);
+    assert!(!fresh.call("counter", "incr", "{}").await.output.contains("new sandbox"));
     // Still healthy.
     assert_eq!(s.call("hostile", "echo", r#"{"text": "ok"}"#).await.output, "ok");
 }

@@ -247,6 +247,24 @@ impl Session {
         })
     }
 
+    /// The sandbox a call without `sandbox_id` means: the only live one, or
+    /// a new one when there is none (small models often leave the id out;
+    /// the protocol's E2B tools would fail, which helps nobody). With several
+    /// live, the call is ambiguous and fails, listing them. The flag says
+    /// whether the sandbox was created now.
+    fn implied_sandbox(&self) -> Result<(Arc<Sandbox>, bool), String> {
+        self.sweep();
+        let live: Vec<Arc<Sandbox>> = self.table.lock().unwrap().live.values().cloned().collect();
+        match live.as_slice() {
+            [] => self.create_sandbox(Duration::from_secs(DEFAULT_SANDBOX_SECS), None).map(|s| (s, true)),
+            [one] => Ok((one.clone(), false)),
+            many => Err(format!(
+                "`sandbox_id` is missing and this task has several sandboxes: {}; say which one",
+                many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
     fn scratch(&self) -> Result<Arc<Sandbox>, String> {
         let mut table = self.table.lock().unwrap();
         if let Some(s) = &table.scratch {
@@ -323,11 +341,12 @@ impl Session {
 
     async fn call_component(&self, info: &ToolInfo, index: usize, args: Map<String, Value>) -> CallOutcome {
         let component = &self.rt.registry.components[index];
+        let mut created = None;
         let sandbox = if info.takes_sandbox {
             match args.get("sandbox_id") {
                 Some(Value::String(id)) => self.resolve(id),
                 Some(other) => Err(format!("`sandbox_id` must be a string, not {other}")),
-                None => Err("`sandbox_id` is required: create a sandbox with tool-python.create_sandbox".into()),
+                None => self.implied_sandbox().inspect(|(s, new)| created = new.then(|| s.id.clone())).map(|(s, _)| s),
             }
         } else {
             self.scratch()
@@ -336,6 +355,10 @@ impl Session {
             Ok(s) => s,
             Err(e) => return CallOutcome::error(e),
         };
+        let mut args = args;
+        if info.takes_sandbox {
+            args.entry("sandbox_id").or_insert_with(|| sandbox.id.clone().into());
+        }
         let arguments = Value::Object(args).to_string();
         let policy = &*self.policy;
 
@@ -417,6 +440,11 @@ impl Session {
             outcome.ok = false;
             outcome.error.get_or_insert_with(|| hit.message.clone());
             outcome.limit.get_or_insert(hit);
+        }
+        if let Some(id) = created {
+            outcome.output.push_str(&format!(
+                "\n[no sandbox_id was given, so this ran in a new sandbox, {id}; calls without one keep using it]"
+            ));
         }
         outcome
     }
