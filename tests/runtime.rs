@@ -120,11 +120,15 @@ async fn filesystem_escapes_are_refused() {
         let out = f.call("hostile.list", json!({"path": path})).await;
         assert!(!out.ok, "list {path}: {}", out.output);
     }
-    for path in ["/tmp/fathom-escape", "/home/user/../escape", "/home/user/dirlink/escape"] {
+    for path in ["/home/user/../escape", "/home/user/dirlink/escape", "/tmp/../escape", "/etc/fathom-escape"] {
         let out = f.call("hostile.write", json!({"path": path, "content": "x"})).await;
         assert!(!out.ok, "write {path}: {}", out.output);
     }
+    // The sandbox's /tmp is its own, not the host's.
+    let out = f.call("hostile.write", json!({"path": "/tmp/fathom-escape", "content": "x"})).await;
+    assert!(out.ok, "{}", out.output);
     assert!(!std::path::Path::new("/tmp/fathom-escape").exists());
+    assert!(f.session.sandbox(&f.sandbox).unwrap().tmp.join("fathom-escape").exists());
     assert!(!f.workspace.parent().unwrap().join("escape").exists());
 }
 

@@ -52,6 +52,17 @@ pub fn parse_tool_calls(reply: &str) -> Vec<ToolCall> {
         .collect()
 }
 
+/// The reply up to the end of its last tool call. The prompt puts calls at
+/// the end of a message; whatever a model writes after one was written
+/// without the call's result (small models "predict" it, often with a
+/// made-up `\boxed{}` answer), so it is not kept as what the model said.
+pub fn through_last_call(reply: &str) -> &str {
+    match CALL.find_iter(reply).last() {
+        Some(m) => &reply[..m.end()],
+        None => reply,
+    }
+}
+
 /// Whether a reply contains tool-call tags at all; one that does but yields
 /// no call is malformed (the loop rolls it back and samples again).
 pub fn has_tool_tags(reply: &str) -> bool {
@@ -389,6 +400,14 @@ mod tests {
         assert!(has_tool_tags(broken) && parse_tool_calls(broken).is_empty());
         assert!(is_refusal("I'm sorry, but I can't help with that."));
         assert!(!is_refusal("The answer is \\boxed{4}."));
+    }
+
+    #[test]
+    fn text_after_the_last_call_is_dropped() {
+        let call = render_tool_call("tool-python", "run_python_code", &Map::new());
+        let reply = format!("Plan.\n{call}\n\n\\boxed{{42}}");
+        assert_eq!(through_last_call(&reply), format!("Plan.\n{call}"));
+        assert_eq!(through_last_call("no call \\boxed{1}"), "no call \\boxed{1}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
 use super::protocol::{
     ToolCall, extract_boxed, has_tool_tags, is_refusal, native_name, native_tools, parse_arguments, parse_tool_calls,
-    system_prompt, system_prompt_native,
+    system_prompt, system_prompt_native, through_last_call,
 };
 use super::tokens;
 use crate::runtime::Session;
@@ -399,6 +399,10 @@ impl Agent<'_> {
             t.turns += 1;
             let turn = t.turns;
             self.emit(t, Event::Turn { turn });
+            let mut reply = reply;
+            if t.native.is_none() && !calls.is_empty() {
+                reply.content = through_last_call(&reply.content).to_owned();
+            }
             if let Some(b) = extract_boxed(&reply.content) {
                 t.last_boxed = Some(b);
             }

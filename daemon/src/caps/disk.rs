@@ -33,8 +33,8 @@ pub fn usage(dir: &Path) -> (u64, u64) {
 }
 
 /// The limit a workspace is over, if any.
-pub fn check(policy: &Policy, workspace: &Path) -> Option<LimitHit> {
-    let (bytes, files) = usage(workspace);
+pub fn check(policy: &Policy, dirs: &[&Path]) -> Option<LimitHit> {
+    let (bytes, files) = dirs.iter().map(|d| usage(d)).fold((0, 0), |(b, f), (b2, f2)| (b + b2, f + f2));
     let quota = policy.sandbox.disk_quota_mb << 20;
     if bytes > quota {
         return Some(LimitHit {

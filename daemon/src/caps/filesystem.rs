@@ -24,7 +24,7 @@ use crate::policy::Policy;
 /// Where the workspace appears inside every sandbox.
 pub const WORKSPACE: &str = "/home/user";
 /// Temporary files go inside the workspace (and so count against it).
-pub const TMPDIR: &str = "/home/user/.tmp";
+pub const TMPDIR: &str = "/tmp";
 
 /// The directories one instance is given.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,9 @@ pub struct Mounts {
     /// component is described or pre-initialised: nothing it does then may
     /// depend on a sandbox, and a snapshot must not hold a handle to one.
     pub workspace: Option<PathBuf>,
+    /// Mounted at `/tmp`: scratch space that does not clutter the workspace
+    /// (`ls -a`, `find .`), counted in the sandbox's disk quota all the same.
+    pub tmp: Option<PathBuf>,
     /// Host directories shown read-only at their own (canonical) paths.
     pub read_roots: Vec<PathBuf>,
     /// Outputs folder: `(host staging dir, path the guest sees)`.
@@ -56,9 +59,16 @@ impl Capability for Filesystem {
         }
         // Constant values only: a snapshot taken in one sandbox must see the
         // same environment as every later instance.
+        // The same environment in every instance, snapshots included: a
+        // snapshot keeps the environment it was made with.
         wasi.env("HOME", WORKSPACE).env("PWD", WORKSPACE).env("TMPDIR", TMPDIR).initial_cwd(WORKSPACE);
-
         let mut guest_paths: Vec<PathBuf> = vec![PathBuf::from(WORKSPACE)];
+        if let Some(tmp) = &m.tmp {
+            wasi.preopened_dir(tmp, TMPDIR, FsPerms::ReadWrite)
+                .with_context(|| format!("cannot open the sandbox's /tmp {}", tmp.display()))?;
+            guest_paths.push(PathBuf::from(TMPDIR));
+        }
+
         let mut claim = |p: &Path, what: &str| -> wasmtime::Result<()> {
             if let Some(other) = guest_paths.iter().find(|g| nested(g, p)) {
                 bail!(

@@ -169,7 +169,7 @@ impl Registry {
         // A snapshot made earlier stands in for the component itself.
         // The variant names the pre-initialisation procedure: change it when
         // the way snapshots are made changes, so old ones are not reused.
-        let snapshot_path = cache.path_for(&source, "-snapshot2");
+        let snapshot_path = cache.path_for(&source, "-snapshot3");
         let (mut component, mut origin, mut snapshotted) = match cache.get(engine, &snapshot_path) {
             Some(c) => (c, Origin::Cached, true),
             None => {

@@ -98,6 +98,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
 pub struct Sandbox {
     pub id: String,
     pub workspace: PathBuf,
+    /// The sandbox's `/tmp`, beside the workspace (always the sandbox's own).
+    pub tmp: PathBuf,
     owned: bool,
     expires_at: Instant,
     /// Live instances of stateful components, by component index.
@@ -115,6 +117,7 @@ impl Drop for Sandbox {
         if self.owned {
             let _ = std::fs::remove_dir_all(&self.workspace);
         }
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -213,7 +216,10 @@ impl Session {
         };
         std::fs::create_dir_all(&workspace)
             .map_err(|e| format!("cannot create the workspace {}: {e}", workspace.display()))?;
-        Ok(Sandbox { id, workspace, owned, expires_at: Instant::now() + timeout, instances: Mutex::default() })
+        let tmp = self.root.join("sandboxes").join(format!("{id}.tmp"));
+        std::fs::create_dir_all(&tmp)
+            .map_err(|e| format!("cannot create the sandbox's /tmp {}: {e}", tmp.display()))?;
+        Ok(Sandbox { id, workspace, tmp, owned, expires_at: Instant::now() + timeout, instances: Mutex::default() })
     }
 
     /// Free every sandbox whose timeout has passed.
@@ -433,7 +439,7 @@ impl Session {
             ));
         }
         outcome.fuel = fuel;
-        if let Some(hit) = caps::disk::check(policy, &sandbox.workspace) {
+        if let Some(hit) = caps::disk::check(policy, &[&sandbox.workspace, &sandbox.tmp]) {
             if outcome.ok {
                 outcome.output.push_str(&format!("\n[ERROR]: {}", hit.message));
             }
@@ -450,7 +456,13 @@ impl Session {
     }
 
     fn new_live(&self, component: &LoadedComponent, sandbox: &Sandbox) -> wasmtime::Result<Live> {
-        let mut mounts = Mounts { workspace: Some(sandbox.workspace.clone()), ..Mounts::default() };
+        let mut mounts = Mounts {
+            workspace: Some(sandbox.workspace.clone()),
+            // Local roots keep their host paths, which may well be under
+            // /tmp: the file tools, which see them, do without a /tmp.
+            tmp: (!component.local_files).then(|| sandbox.tmp.clone()),
+            ..Mounts::default()
+        };
         let mut staging = None;
         if component.local_files {
             mounts.read_roots = self.read_roots.clone();

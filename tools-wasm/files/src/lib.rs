@@ -196,7 +196,10 @@ fn fetch(args: FetchArgs) -> Result<String, ToolError> {
     let mut dest = sandbox_path(&args.sandbox_file_path, "sandbox_file_path")?;
     let response = fathom_sdk::http::get(url).map_err(ToolError::failed)?;
     if response.status >= 400 {
-        return Err(ToolError::failed(format!("{} answered HTTP {}; nothing was saved", response.url, response.status)));
+        return Err(ToolError::failed(format!(
+            "{} answered HTTP {}; nothing was saved",
+            response.url, response.status
+        )));
     }
     let wants_dir = args.sandbox_file_path.trim().ends_with('/');
     if wants_dir || dest == Path::new(WORKSPACE) || std::fs::metadata(&dest).map(|m| m.is_dir()).unwrap_or(false) {

@@ -132,7 +132,7 @@ def refresh():
     # folder, random seeds.
     os.chdir(WORKSPACE)
     tmp = os.environ.get("TMPDIR")
-    if tmp:
+    if tmp and not os.path.isdir(tmp):
         os.makedirs(tmp, exist_ok=True)
     if "tempfile" in sys.modules:
         sys.modules["tempfile"].tempdir = None
@@ -202,6 +202,82 @@ def run(code, split, g):
     if len(text) > OUT_LIMIT:
         text = text[: OUT_LIMIT - len(OUT_MARK)] + OUT_MARK
     return text
+
+
+class _Bytes(io.TextIOBase):
+    """A text stream collecting everything as one string (a process's stdout)."""
+
+    def __init__(self):
+        self._parts = []
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        self._parts.append(s)
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def getvalue(self):
+        return "".join(self._parts)
+
+
+def script(mode, target, argv, stdin, cwd, env):
+    """`python3` run from the shell: a program as its own `__main__`, in a
+    fresh namespace of the same interpreter (the notebook's globals are not
+    touched). `mode` is "c" (code), "file" (a path) or "m" (a module).
+    Returns (stdout, stderr, exit code), like a process."""
+    out, err = _Bytes(), _Bytes()
+    saved = sys.stdout, sys.stderr, sys.stdin, sys.argv[:], os.getcwd(), dict(os.environ)
+    code = 0
+    try:
+        os.chdir(cwd)
+        os.environ.update(env)
+        sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO(stdin)
+        sys.argv = list(argv)
+        try:
+            if mode == "m":
+                import runpy
+                runpy.run_module(target, run_name="__main__", alter_sys=True)
+            else:
+                if mode == "file":
+                    try:
+                        with open(target, encoding="utf-8") as f:
+                            source = f.read()
+                    except OSError as e:
+                        why = ("[Errno 2] No such file or directory" if isinstance(e, FileNotFoundError)
+                               else "[Errno 21] Is a directory" if isinstance(e, IsADirectoryError) else str(e))
+                        err.write("python3: can't open file %r: %s\n" % (os.path.join(cwd, target), why))
+                        return "", err.getvalue(), 2
+                    name = target
+                else:
+                    source, name = target, "<string>"
+                g = {"__name__": "__main__", "__builtins__": __builtins__, "__file__": name}
+                exec(compile(source, name, "exec"), g)
+        except SystemExit as e:
+            if e.code is None:
+                code = 0
+            elif isinstance(e.code, int):
+                code = e.code
+            else:
+                err.write(str(e.code) + "\n")
+                code = 1
+        except BaseException as e:
+            err.write(_format_error(e, 1) + "\n")
+            code = 1
+    finally:
+        sys.stdout, sys.stderr, sys.stdin, sys.argv = saved[0], saved[1], saved[2], saved[3]
+        os.environ.clear()
+        os.environ.update(saved[5])
+        try:
+            os.chdir(saved[4])
+        except OSError:
+            os.chdir(WORKSPACE)
+    return out.getvalue(), err.getvalue(), code
 
 
 # Imported now, so that with a snapshot they cost nothing in a session.

@@ -125,14 +125,7 @@ pub fn toolbox() -> Toolbox {
                 body: None,
             };
             let r = fathom_sdk::http::fetch(&request).map_err(err)?;
-            Ok(format!(
-                "{} {} {} {}\n{}",
-                r.status,
-                r.url,
-                r.body.len(),
-                r.truncated,
-                String::from_utf8_lossy(&r.body)
-            ))
+            Ok(format!("{} {} {} {}\n{}", r.status, r.url, r.body.len(), r.truncated, String::from_utf8_lossy(&r.body)))
         })
 }
 

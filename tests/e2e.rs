@@ -1,0 +1,90 @@
+//! End to end with a real model: `scripts/local-model.sh` installs (once,
+//! cached) and starts Qwen2.5-Coder-0.5B-Instruct under llama.cpp on
+//! loopback, and `fathom run` must answer arithmetic a 0.5B model cannot
+//! do in its head by really calling the Python tool. A protocol check: the
+//! prompt, parsing, the sandbox, the tool result and the answer extraction
+//! all have to work with a model that was never tuned for Fathom.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Model {
+    script: PathBuf,
+    base_url: String,
+}
+
+impl Model {
+    fn start() -> Model {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/local-model.sh");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let out = Command::new("bash").arg(&script).arg(port.to_string()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "scripts/local-model.sh failed:\n{stderr}");
+        Model { script, base_url: String::from_utf8_lossy(&out.stdout).trim().to_owned() }
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(&self.script).arg("stop").status();
+    }
+}
+
+#[test]
+fn a_real_small_model_answers_with_the_python_tool() {
+    let model = Model::start();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("small-model.toml");
+    // Greedy decoding, a short leash, and the context llama.cpp is started with.
+    std::fs::write(
+        &policy,
+        "name = \"small-model\"\nextends = \"default\"\n[agent]\nmax_turns = 4\ntemperature = 0.0\n\
+         max_output_tokens = 512\ncontext_window_tokens = 8192\n",
+    )
+    .unwrap();
+    let questions = [
+        (
+            "Use the run_python_code tool of the tool-python server to compute 123456789 * 987654321 and print the result.",
+            "121932631112635269",
+        ),
+        (
+            "Use the run_python_code tool of the tool-python server to compute 2 ** 100 - 12345 and print the result.",
+            "1267650600228229401496703193031",
+        ),
+    ];
+    for (i, (question, expected)) in questions.iter().enumerate() {
+        let trace_path = dir.path().join(format!("trace-{i}.json"));
+        let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .args(["run", "--json", "--policy", policy.to_str().unwrap(), "--trace", trace_path.to_str().unwrap()])
+            .arg(question)
+            .env("FATHOM_STATE_DIR", dir.path().join("state"))
+            .env("FATHOM_CACHE_DIR", common::shared_cache())
+            .env("FATHOM_LLM_BASE_URL", &model.base_url)
+            .env("FATHOM_LLM_MODEL", "qwen0.5b")
+            .env_remove("FATHOM_TOOLS_DIR")
+            .env_remove("FATHOM_TOOL_FORMAT")
+            .output()
+            .unwrap();
+        let progress = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "fathom run failed:\n{progress}");
+        let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let trace: Value = serde_json::from_str(&std::fs::read_to_string(&trace_path).unwrap()).unwrap();
+        let steps = trace["step_logs"].as_array().unwrap();
+        let called = steps.iter().any(|s| s["step_name"] == "tool_call" && s["metadata"]["tool"] == "run_python_code");
+        let computed = steps.iter().any(|s| {
+            s["step_name"] == "tool_result"
+                && s["metadata"]["ok"] == true
+                && s["metadata"]["output"].as_str().is_some_and(|o| o.contains(expected))
+        });
+        assert!(called, "no run_python_code call in the trajectory:\n{progress}");
+        assert!(computed, "no tool result holding {expected}:\n{progress}");
+        assert_eq!(record["status"], "succeeded", "{progress}");
+        assert_eq!(record["answer"], *expected, "the final answer is not the tool's result:\n{progress}");
+        assert_eq!(trace["final_boxed_answer"], *expected);
+        assert!(record["usage"]["prompt_tokens"].as_u64().unwrap() > 1000, "usage as the server reported it");
+    }
+}
