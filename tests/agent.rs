@@ -446,3 +446,27 @@ async fn a_failed_task_keeps_its_conversation() {
     assert!(error.contains("agent.task_timeout_secs"), "{error}");
     assert!(out.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.task_timeout_secs")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_cell_straight_again_is_answered_not_rerun() {
+    let cell = call("tool-python", "run_python_code", r#"{"code_block": "123456789 * 987654321"}"#);
+    let other = call("tool-python", "run_python_code", r#"{"code_block": "1 + 1"}"#);
+    let steps = vec![
+        completion(&cell, "stop"),
+        completion(&cell, "stop"),
+        completion(&other, "stop"),
+        completion(&cell, "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    let reqs = server.requests.lock().unwrap();
+    let second = last_content(&reqs[2].body);
+    assert!(second.starts_with("This exact call (run_python_code on tool-python, same arguments) was just made in turn 1"), "{second}");
+    assert!(second.contains("\\boxed{}"), "{second}");
+    // After another call in between, the same cell runs again (state may have changed).
+    assert!(last_content(&reqs[4].body).contains("[result]\n121932631112635269"));
+    let ran = out.events.iter().filter(|e| matches!(e, Event::ToolResult { .. })).count();
+    assert_eq!((ran, out.tool_calls), (3, 4));
+    assert_eq!(out.answer, "121932631112635269");
+}

@@ -375,6 +375,8 @@ impl Agent<'_> {
         let mut rollbacks = 0u32;
         let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
         let mut seen_calls: HashMap<String, u64> = HashMap::new();
+        // The last call that ran, for the repeat test of stateful tools.
+        let mut last_ran: Option<(String, u64)> = None;
         let summary_tokens = tokens::count(&summary_prompt(&t.question));
         loop {
             if t.turns >= cfg.max_turns {
@@ -480,7 +482,18 @@ impl Agent<'_> {
                     results.push((id, message));
                     continue;
                 }
-                seen_calls.insert(fingerprint, turn);
+                // A stateful call may be repeated after other calls (state
+                // changed in between); the same call straight again is a loop.
+                if let (true, Some((_, earlier))) = (repeatable, last_ran.as_ref().filter(|(f, _)| *f == fingerprint)) {
+                    let message = format!(
+                        "This exact call ({tool} on {server}, same arguments) was just made in turn {earlier}; running it again would only repeat the result shown above. Use that result: if it answers the question, give your final answer in \\boxed{{}}; otherwise change the code or command."
+                    );
+                    self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
+                    results.push((id, message));
+                    continue;
+                }
+                seen_calls.insert(fingerprint.clone(), turn);
+                last_ran = Some((fingerprint, turn));
                 let (text, ok, wall_ms) = if call.unparsed {
                     let e = format!("the arguments are not valid JSON: {}", call.arguments["raw"]);
                     (format!("Tool call to {tool} on {server} failed. Error: {e}"), false, 0.0)

@@ -1,0 +1,97 @@
+//! Agent-loop benchmark: `cargo bench --bench agent`.
+//!
+//! A 600-turn task against an instant scripted model (a real HTTP server in
+//! this process), each turn one call of a trivial real tool. Prints the
+//! daemon-side overhead per turn — the time between two turns minus the
+//! tool call's own time, so it covers the HTTP round trip, JSON, keep-K,
+//! token counting, parsing and bookkeeping — and the process's peak memory.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use common::scripted::{Scripted, Step, completion};
+use fathom::agent::run::{Agent, AgentConfig, Event};
+use fathom::runtime::{Session, SessionOptions};
+
+const TURNS: usize = 600;
+
+fn status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn one_task() -> (Vec<Duration>, Duration, usize) {
+    let mut steps: Vec<Step> = (0..TURNS - 1)
+        .map(|_| {
+            Step::Compute(Box::new(|body| {
+                let n = body["messages"].as_array().unwrap().len();
+                format!(
+                    "Step {n}: checking.\n<use_mcp_tool>\n<server_name>hostile</server_name>\n<tool_name>echo</tool_name>\n<arguments>\n{{\"text\": \"turn {n}\"}}\n</arguments>\n</use_mcp_tool>"
+                )
+            })) as Step
+        })
+        .collect();
+    steps.push(completion("Done: \\boxed{600}", "stop"));
+    steps.push(completion("\\boxed{600}", "stop"));
+    let server = Scripted::start(steps).await;
+    let llm = server.client(|_| {});
+    let rt = common::runtime().await;
+    let policy = common::policy(|p| {
+        p.agent.max_turns = TURNS as u64 + 1;
+        p.agent.max_tool_calls = TURNS as u64 * 2;
+    });
+    let config = AgentConfig::from_policy(&policy);
+    let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
+    let marks: Mutex<Vec<(Instant, f64)>> = Mutex::default();
+    let on_event = |e: &Event| match e {
+        Event::Turn { .. } => marks.lock().unwrap().push((Instant::now(), 0.0)),
+        Event::ToolResult { wall_ms, .. } => marks.lock().unwrap().last_mut().unwrap().1 += wall_ms,
+        _ => {}
+    };
+    let agent = Agent { llm: &llm, session: &session, config, on_event: Some(&on_event) };
+    let started = Instant::now();
+    let outcome = agent.run("bench", "Count to 600.", "2026-11-25").await;
+    let total = started.elapsed();
+    assert_eq!(outcome.error, None);
+    assert_eq!((outcome.answer.as_str(), outcome.turns as usize), ("600", TURNS));
+    let marks = marks.into_inner().unwrap();
+    let overhead = marks
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).saturating_sub(Duration::from_secs_f64(w[0].1 / 1e3)))
+        .collect();
+    (overhead, total, outcome.messages.len())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let before = status_kb("VmRSS:");
+    // Warm: components loaded, vocabulary of the tokenizer read.
+    let _ = one_task().await;
+    let after_warm = status_kb("VmHWM:");
+    let (mut overhead, total, messages) = one_task().await;
+    overhead.sort();
+    let pick = |q: f64| overhead[((overhead.len() - 1) as f64 * q) as usize];
+    let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
+    println!("{TURNS}-turn task, instant scripted model, one trivial tool call per turn ({messages} messages at the end)");
+    println!(
+        "  overhead per turn, tool time excluded: median {}   p90 {}   p99 {}   (target: median <= 0.5 ms)",
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(pick(0.99))
+    );
+    println!("  whole task: {:.2} s", total.as_secs_f64());
+    println!(
+        "  process memory: RSS before {} MB; peak {} MB after a first task, {} MB after the second",
+        before / 1024,
+        after_warm / 1024,
+        status_kb("VmHWM:") / 1024
+    );
+}

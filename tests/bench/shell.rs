@@ -1,0 +1,110 @@
+//! Shell benchmark: `cargo bench --bench shell`.
+//!
+//! `run_command("ls")` through the real component (warm sandbox, and a new
+//! sandbox's first command), and `grep -r` over 100 MB of text in the
+//! sandbox, side by side with GNU grep on the same files.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use fathom::runtime::{Session, SessionOptions};
+use serde_json::json;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rt = common::runtime().await;
+    let policy = common::policy(|p| {
+        p.sandbox.max_sandboxes = 10_000;
+        p.sandbox.call_timeout_secs = 300.0;
+    });
+    let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
+    let new_sandbox = async || {
+        let out = session.call("tool-python", "create_sandbox", "{}").await.output;
+        out.rsplit(' ').next().unwrap().to_owned()
+    };
+    let run = async |sb: &str, cmd: &str| {
+        let out = session.call("tool-python", "run_command", &json!({"command": cmd, "sandbox_id": sb}).to_string()).await;
+        assert!(out.ok && out.output.ends_with("[exit code] 0"), "{cmd}: {}", out.output);
+        out.output
+    };
+
+    // ls in a workspace of 20 files.
+    let sb = new_sandbox().await;
+    let ws = session.sandbox(&sb).unwrap().workspace.clone();
+    for i in 0..20 {
+        std::fs::write(ws.join(format!("file{i:02}.txt")), "x\n").unwrap();
+    }
+    for _ in 0..50 {
+        run(&sb, "ls").await;
+    }
+    let mut warm = Vec::new();
+    for _ in 0..1000 {
+        let t = Instant::now();
+        run(&sb, "ls").await;
+        warm.push(t.elapsed());
+    }
+    let mut cold = Vec::new();
+    for _ in 0..50 {
+        let fresh = new_sandbox().await;
+        let t = Instant::now();
+        run(&fresh, "ls").await;
+        cold.push(t.elapsed());
+    }
+    println!("run_command(\"ls\"), 20 files, warm sandbox:      median {}", ms(median(warm)));
+    println!("run_command(\"ls\"), first command of a sandbox: median {}", ms(median(cold)));
+
+    // grep -r over 100 MB: 100 files of 1 MB of log-like lines; the pattern
+    // is on one line in ten thousand.
+    let sb = new_sandbox().await;
+    let ws = session.sandbox(&sb).unwrap().workspace.clone();
+    let corpus = ws.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let mut line_no = 0u64;
+    for f in 0..100 {
+        let mut text = String::with_capacity(1 << 20);
+        while text.len() < (1 << 20) - 100 {
+            line_no += 1;
+            if line_no % 10_000 == 0 {
+                text.push_str(&format!("{line_no} ERROR disk quota exceeded on volume {}\n", line_no % 7));
+            } else {
+                text.push_str(&format!("{line_no} INFO request served in {} ms by worker {}\n", line_no % 97, line_no % 13));
+            }
+        }
+        std::fs::write(corpus.join(format!("log{f:03}.txt")), text).unwrap();
+    }
+    let expected: u64 = line_no / 10_000;
+    let mut wasm = Vec::new();
+    let mut gnu = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = run(&sb, "grep -r 'quota exceeded' corpus | wc -l").await;
+        wasm.push(t.elapsed());
+        assert!(out.contains(&format!("[stdout]\n{expected}")), "{out}");
+        let t = Instant::now();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("grep -r 'quota exceeded' corpus | wc -l")
+            .current_dir(&ws)
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        gnu.push(t.elapsed());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected.to_string());
+    }
+    let (w, g) = (median(wasm), median(gnu));
+    println!("grep -r over 100 MB (100 files), {expected} matches:");
+    println!("  run_command in the sandbox: median {}", ms(w));
+    println!("  GNU grep (process, LC_ALL=C): median {}", ms(g));
+    println!("  ratio: {:.2}x", w.as_secs_f64() / g.as_secs_f64());
+}
