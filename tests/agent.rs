@@ -194,7 +194,7 @@ async fn duplicates_and_failures_get_the_protocols_wording() {
     let r3 = last_content(&reqs[3].body);
     assert!(r3.starts_with("Tool call to upload_file_from_local_to_sandbox on tool-python failed. Error: sandbox 'sbx-none' does not exist"), "{r3}");
     let r4 = last_content(&reqs[4].body);
-    assert!(r4.starts_with("This exact call (upload_file_from_local_to_sandbox on tool-python, same arguments) was already made in turn 3"), "{r4}");
+    assert!(r4.starts_with("This exact call (upload_file_from_local_to_sandbox on tool-python, same arguments) was already made in turn 3, and running it again would only repeat its result:\nTool call to upload_file_from_local_to_sandbox on tool-python failed."), "{r4}");
     let r5 = last_content(&reqs[5].body);
     assert!(r5.contains("failed. Error: the arguments are not valid JSON"), "{r5}");
     assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Intervention { .. })).count(), 2);
@@ -462,7 +462,10 @@ async fn the_same_cell_straight_again_is_answered_not_rerun() {
     let (out, server) = run(steps, |_| {}).await;
     let reqs = server.requests.lock().unwrap();
     let second = last_content(&reqs[2].body);
-    assert!(second.starts_with("This exact call (run_python_code on tool-python, same arguments) was just made in turn 1"), "{second}");
+    assert!(
+        second.starts_with("This exact call (run_python_code on tool-python, same arguments) was already made in turn 1, and running it again would only repeat its result:\n[result]\n121932631112635269\n"),
+        "{second}"
+    );
     assert!(second.contains("\\boxed{}"), "{second}");
     // After another call in between, the same cell runs again (state may have changed).
     assert!(last_content(&reqs[4].body).contains("[result]\n121932631112635269"));

@@ -223,6 +223,19 @@ fn cut(mut text: String) -> String {
     text
 }
 
+/// What the model is told instead of running a call again: where the
+/// earlier result is, and the result itself when it is short (keep-K may
+/// have omitted it, and a small model looping on a call rarely scrolls back).
+fn repeated_call(tool: &str, server: &str, turn: u64, result: &str) -> String {
+    let head = format!("This exact call ({tool} on {server}, same arguments) was already made in turn {turn}");
+    let advice = "Use that result: if it answers the question, give your final answer in \\boxed{}; otherwise call with different arguments.";
+    if result.chars().count() <= 2_000 {
+        format!("{head}, and running it again would only repeat its result:\n{result}\n{advice}")
+    } else {
+        format!("{head}; its result is in that turn's reply above. {advice}")
+    }
+}
+
 /// A looping reply, cut just before its tail starts to repeat: what the
 /// model said before it got stuck stays in the conversation.
 fn cut_repetition(reply: &str) -> String {
@@ -374,9 +387,10 @@ impl Agent<'_> {
         let cfg = &self.config;
         let mut rollbacks = 0u32;
         let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
-        let mut seen_calls: HashMap<String, u64> = HashMap::new();
+        // Every call that ran: its turn and result.
+        let mut seen_calls: HashMap<String, (u64, String)> = HashMap::new();
         // The last call that ran, for the repeat test of stateful tools.
-        let mut last_ran: Option<(String, u64)> = None;
+        let mut last_ran: Option<String> = None;
         let summary_tokens = tokens::count(&summary_prompt(&t.question));
         loop {
             if t.turns >= cfg.max_turns {
@@ -474,26 +488,19 @@ impl Agent<'_> {
                 // Python cells and shell commands legitimately repeat (state
                 // changes between them); lookups do not.
                 let repeatable = matches!(tool.as_str(), "run_python_code" | "run_command" | "create_sandbox");
-                if let (false, Some(earlier)) = (repeatable, seen_calls.get(&fingerprint)) {
-                    let message = format!(
-                        "This exact call ({tool} on {server}, same arguments) was already made in turn {earlier}; its result is in that turn's reply above. Use it, or call with different arguments."
-                    );
-                    self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
-                    results.push((id, message));
-                    continue;
-                }
                 // A stateful call may be repeated after other calls (state
                 // changed in between); the same call straight again is a loop.
-                if let (true, Some((_, earlier))) = (repeatable, last_ran.as_ref().filter(|(f, _)| *f == fingerprint)) {
-                    let message = format!(
-                        "This exact call ({tool} on {server}, same arguments) was just made in turn {earlier}; running it again would only repeat the result shown above. Use that result: if it answers the question, give your final answer in \\boxed{{}}; otherwise change the code or command."
-                    );
+                let repeat = match seen_calls.get(&fingerprint) {
+                    Some(earlier) if !repeatable || last_ran.as_ref() == Some(&fingerprint) => Some(earlier),
+                    _ => None,
+                };
+                if let Some((earlier, result)) = repeat {
+                    let message = repeated_call(&tool, &server, *earlier, result);
                     self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
                     results.push((id, message));
                     continue;
                 }
-                seen_calls.insert(fingerprint.clone(), turn);
-                last_ran = Some((fingerprint, turn));
+                last_ran = Some(fingerprint.clone());
                 let (text, ok, wall_ms) = if call.unparsed {
                     let e = format!("the arguments are not valid JSON: {}", call.arguments["raw"]);
                     (format!("Tool call to {tool} on {server} failed. Error: {e}"), false, 0.0)
@@ -521,6 +528,7 @@ impl Agent<'_> {
                     };
                     (text, out.ok, out.wall_ms)
                 };
+                seen_calls.insert(fingerprint, (turn, text.clone()));
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
             }
