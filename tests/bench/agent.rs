@@ -12,8 +12,13 @@ mod common;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::scripted::{Scripted, Step, completion};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fathom::agent::llm::{LlmClient, LlmConfig};
 use fathom::agent::run::{Agent, AgentConfig, Event};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use fathom::runtime::{Session, SessionOptions};
 
 const TURNS: usize = 600;
@@ -28,21 +33,73 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// An instant model: answers each request without parsing it (the body
+/// is read and dropped), on a kept-alive connection, so the time measured
+/// is the daemon's. Reply `i` calls the echo tool with a new argument; the
+/// last two end the task.
+async fn instant_model() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 1 << 16];
+                loop {
+                    let head_end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < head_end + len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + len);
+                    let i = count.fetch_add(1, Ordering::SeqCst);
+                    let content = if i + 1 < TURNS {
+                        format!(
+                            "Step {i}: checking.\n<use_mcp_tool>\n<server_name>hostile</server_name>\n<tool_name>echo</tool_name>\n<arguments>\n{{\"text\": \"turn {i}\"}}\n</arguments>\n</use_mcp_tool>"
+                        )
+                    } else {
+                        "Done: \\boxed{600}".to_owned()
+                    };
+                    let body = json!({
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7}
+                    })
+                    .to_string();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
 async fn one_task() -> (Vec<Duration>, Duration, usize) {
-    let mut steps: Vec<Step> = (0..TURNS - 1)
-        .map(|_| {
-            Step::Compute(Box::new(|body| {
-                let n = body["messages"].as_array().unwrap().len();
-                format!(
-                    "Step {n}: checking.\n<use_mcp_tool>\n<server_name>hostile</server_name>\n<tool_name>echo</tool_name>\n<arguments>\n{{\"text\": \"turn {n}\"}}\n</arguments>\n</use_mcp_tool>"
-                )
-            })) as Step
-        })
-        .collect();
-    steps.push(completion("Done: \\boxed{600}", "stop"));
-    steps.push(completion("\\boxed{600}", "stop"));
-    let server = Scripted::start(steps).await;
-    let llm = server.client(|_| {});
+    let url = instant_model().await;
+    let llm = LlmClient::new(LlmConfig::new(url, "instant")).unwrap();
     let rt = common::runtime().await;
     let policy = common::policy(|p| {
         p.agent.max_turns = TURNS as u64 + 1;
