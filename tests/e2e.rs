@@ -94,6 +94,9 @@ fn a_real_small_model_answers_with_the_python_tool() {
         assert_eq!(trace["final_boxed_answer"], record["answer"]);
         assert!(record["usage"]["prompt_tokens"].as_u64().unwrap() > 1000, "usage as the server reported it");
         let answer = record["answer"].as_str().unwrap_or_default();
-        println!("{question}\n  answer: {answer} ({})", if answer == *expected { "right" } else { "not the tool's result" });
+        println!(
+            "{question}\n  answer: {answer} ({})",
+            if answer == *expected { "right" } else { "not the tool's result" }
+        );
     }
 }

@@ -17,9 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fathom::agent::llm::{LlmClient, LlmConfig};
 use fathom::agent::run::{Agent, AgentConfig, Event};
+use fathom::runtime::{Session, SessionOptions};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use fathom::runtime::{Session, SessionOptions};
 
 const TURNS: usize = 600;
 
@@ -120,10 +120,8 @@ async fn one_task() -> (Vec<Duration>, Duration, usize) {
     assert_eq!(outcome.error, None);
     assert_eq!((outcome.answer.as_str(), outcome.turns as usize), ("600", TURNS));
     let marks = marks.into_inner().unwrap();
-    let overhead = marks
-        .windows(2)
-        .map(|w| (w[1].0 - w[0].0).saturating_sub(Duration::from_secs_f64(w[0].1 / 1e3)))
-        .collect();
+    let overhead =
+        marks.windows(2).map(|w| (w[1].0 - w[0].0).saturating_sub(Duration::from_secs_f64(w[0].1 / 1e3))).collect();
     (overhead, total, outcome.messages.len())
 }
 
@@ -137,7 +135,9 @@ async fn main() {
     overhead.sort();
     let pick = |q: f64| overhead[((overhead.len() - 1) as f64 * q) as usize];
     let ms = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1e3);
-    println!("{TURNS}-turn task, instant scripted model, one trivial tool call per turn ({messages} messages at the end)");
+    println!(
+        "{TURNS}-turn task, instant scripted model, one trivial tool call per turn ({messages} messages at the end)"
+    );
     println!(
         "  overhead per turn, tool time excluded: median {}   p90 {}   p99 {}   (target: median <= 0.5 ms)",
         ms(pick(0.5)),

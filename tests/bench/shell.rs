@@ -34,7 +34,8 @@ async fn main() {
         out.rsplit(' ').next().unwrap().to_owned()
     };
     let run = async |sb: &str, cmd: &str| {
-        let out = session.call("tool-python", "run_command", &json!({"command": cmd, "sandbox_id": sb}).to_string()).await;
+        let out =
+            session.call("tool-python", "run_command", &json!({"command": cmd, "sandbox_id": sb}).to_string()).await;
         assert!(out.ok && out.output.ends_with("[exit code] 0"), "{cmd}: {}", out.output);
         out.output
     };
@@ -78,7 +79,11 @@ async fn main() {
             if line_no % 10_000 == 0 {
                 text.push_str(&format!("{line_no} ERROR disk quota exceeded on volume {}\n", line_no % 7));
             } else {
-                text.push_str(&format!("{line_no} INFO request served in {} ms by worker {}\n", line_no % 97, line_no % 13));
+                text.push_str(&format!(
+                    "{line_no} INFO request served in {} ms by worker {}\n",
+                    line_no % 97,
+                    line_no % 13
+                ));
             }
         }
         std::fs::write(corpus.join(format!("log{f:03}.txt")), text).unwrap();

@@ -239,25 +239,28 @@ fn python_invocation(args: &[String]) -> Result<Invocation, Output> {
 }
 
 /// A command's observation: its streams (cut like a cell's) and exit code.
+/// The whole stays within the output limit, so the host never has to cut
+/// it (and the exit code is never what gets lost).
 fn render_command(out: &Output) -> String {
+    const OUT_MARK: &str = "\n... [Result truncated due to length limit]";
+    const ERR_MARK: &str = "\n... [Error truncated due to length limit]";
     fn cut(bytes: &[u8], limit: usize, mark: &str) -> String {
         let text = String::from_utf8_lossy(bytes);
         let text = text.trim_end_matches('\n');
-        match text.char_indices().nth(limit) {
-            Some((at, _)) => format!("{}{mark}", &text[..at]),
-            None => text.to_owned(),
+        if text.len() <= limit {
+            return text.to_owned();
         }
+        let mut end = limit.saturating_sub(mark.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}{mark}", &text[..end])
     }
-    let mut parts = Vec::new();
-    if !out.stdout.is_empty() {
-        parts
-            .push(format!("[stdout]\n{}", cut(&out.stdout, OUT_LIMIT, "\n... [Result truncated due to length limit]")));
-    }
-    if !out.stderr.is_empty() {
-        parts.push(format!("[stderr]\n{}", cut(&out.stderr, ERR_LIMIT, "\n... [Error truncated due to length limit]")));
-    }
-    parts.push(format!("[exit code] {}", out.exit_code));
-    parts.join("\n")
+    let exit = format!("[exit code] {}", out.exit_code);
+    let stderr = (!out.stderr.is_empty()).then(|| format!("[stderr]\n{}", cut(&out.stderr, ERR_LIMIT, ERR_MARK)));
+    let room = OUT_LIMIT - exit.len() - stderr.as_ref().map_or(0, |s| s.len() + 1) - "[stdout]\n\n".len();
+    let stdout = (!out.stdout.is_empty()).then(|| format!("[stdout]\n{}", cut(&out.stdout, room, OUT_MARK)));
+    [stdout, stderr, Some(exit)].into_iter().flatten().collect::<Vec<_>>().join("\n")
 }
 
 /// Where the cell's last statement starts, in characters, if that statement

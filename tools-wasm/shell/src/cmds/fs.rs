@@ -176,7 +176,9 @@ pub fn ls(ctx: &mut Ctx, args: &[String]) -> i32 {
         if all {
             for n in [".", ".."] {
                 let path = if n == "." { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or(p.clone()) };
-                if let Ok(md) = fs::metadata(&path) {
+                // In a sandbox the workspace's parent is out of reach: `..`
+                // is still listed, described by the directory itself.
+                if let Ok(md) = fs::metadata(&path).or_else(|_| fs::metadata(&p)) {
                     ents.push(Entry { name: n.into(), path, md });
                 }
             }
