@@ -37,16 +37,7 @@ static CALL: LazyLock<Regex> = LazyLock::new(|| {
 pub fn parse_tool_calls(reply: &str) -> Vec<ToolCall> {
     CALL.captures_iter(reply)
         .map(|c| {
-            let raw = c[3].trim();
-            let (arguments, unparsed) = match parse_arguments(raw) {
-                Some(map) => (map, false),
-                None => {
-                    let mut m = Map::new();
-                    m.insert("error".into(), "Failed to parse arguments".into());
-                    m.insert("raw".into(), raw.into());
-                    (m, true)
-                }
-            };
+            let (arguments, unparsed) = arguments_or_failure(c[3].trim());
             ToolCall { server: c[1].trim().to_owned(), tool: c[2].trim().to_owned(), arguments, unparsed }
         })
         .collect()
@@ -60,6 +51,20 @@ pub fn through_last_call(reply: &str) -> &str {
     match CALL.find_iter(reply).last() {
         Some(m) => &reply[..m.end()],
         None => reply,
+    }
+}
+
+/// The arguments, or the protocol's failure object
+/// `{"error": "Failed to parse arguments", "raw": …}` and `true`.
+pub fn arguments_or_failure(raw: &str) -> (Map<String, Value>, bool) {
+    match parse_arguments(raw) {
+        Some(map) => (map, false),
+        None => {
+            let mut m = Map::new();
+            m.insert("error".into(), "Failed to parse arguments".into());
+            m.insert("raw".into(), raw.into());
+            (m, true)
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
 use super::protocol::{
-    ToolCall, extract_boxed, has_tool_tags, is_refusal, native_name, native_tools, parse_arguments, parse_tool_calls,
-    system_prompt, system_prompt_native, through_last_call,
+    ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name, native_tools,
+    parse_tool_calls, system_prompt, system_prompt_native, through_last_call,
 };
 use super::tokens;
 use crate::runtime::Session;
@@ -655,15 +655,7 @@ impl Agent<'_> {
             .tool_calls
             .iter()
             .map(|nc| {
-                let (arguments, unparsed) = match parse_arguments(&nc.arguments) {
-                    Some(map) => (map, false),
-                    None => {
-                        let mut m = Map::new();
-                        m.insert("error".into(), "Failed to parse arguments".into());
-                        m.insert("raw".into(), nc.arguments.clone().into());
-                        (m, true)
-                    }
-                };
+                let (arguments, unparsed) = arguments_or_failure(&nc.arguments);
                 let call = match names.get(&nc.name) {
                     Some((server, tool)) => {
                         ToolCall { server: server.clone(), tool: tool.clone(), arguments, unparsed }
