@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use common::scripted::{Scripted, Step, completion, completion_usage, native, status};
 use fathom::agent::llm::LlmClient;
-use fathom::agent::run::{Agent, AgentConfig, Event, OMITTED, Outcome, REPETITIVE_REPLY, ToolFormat};
+use fathom::agent::run::{
+    Agent, AgentConfig, Event, NO_BOXED, OMITTED, Outcome, REPETITIVE_REPLY, ToolFormat, cut_reply, summary_prompt,
+};
+use fathom::agent::tokens;
 use fathom::runtime::{Session, SessionOptions};
 use serde_json::Value;
 
@@ -28,10 +31,19 @@ fn sandbox_of(body: &Value) -> String {
 }
 
 async fn run(steps: Vec<Step>, edit: impl FnOnce(&mut AgentConfig)) -> (Outcome, Scripted) {
+    run_with(steps, |_| {}, edit).await
+}
+
+/// As [`run`], with the task's policy edited first (the config derives from it).
+async fn run_with(
+    steps: Vec<Step>,
+    policy: impl FnOnce(&mut fathom::policy::Policy),
+    edit: impl FnOnce(&mut AgentConfig),
+) -> (Outcome, Scripted) {
     let server = Scripted::start(steps).await;
     let llm: LlmClient = server.client(|_| {});
     let rt = common::runtime().await;
-    let policy = common::policy(|_| {});
+    let policy = common::policy(policy);
     let mut config = AgentConfig::from_policy(&policy);
     edit(&mut config);
     let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
@@ -79,6 +91,8 @@ async fn python_tool_round_trip_to_a_boxed_answer() {
     assert_eq!(reqs.len(), 4);
     let system = reqs[0].body["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("Today is: 2026-11-25") && system.contains("## Server name: tool-python"));
+    // The text protocol sends no native tools.
+    assert_eq!(reqs[0].body["tools"], serde_json::json!([]));
     assert!(system.contains("### Tool name: run_python_code"));
     let first_user = reqs[0].body["messages"][1]["content"].as_str().unwrap();
     assert!(first_user.starts_with("What is 123456789 * 987654321?\nYou should follow the format instruction"));
@@ -472,4 +486,184 @@ async fn the_same_cell_straight_again_is_answered_not_rerun() {
     let ran = out.events.iter().filter(|e| matches!(e, Event::ToolResult { .. })).count();
     assert_eq!((ran, out.tool_calls), (3, 4));
     assert_eq!(out.answer, "121932631112635269");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_sets_the_sampling_and_the_tool_call_limit() {
+    let cell = |n: u32| call("tool-python", "run_python_code", &format!(r#"{{"code_block": "print({n} * 2)"}}"#));
+    let steps = vec![
+        completion(&cell(1), "stop"),
+        // Two calls in one reply: the second is over the limit of two.
+        completion(&format!("{}\n{}", cell(2), cell(3)), "stop"),
+        completion("\\boxed{6}", "stop"),
+    ];
+    let (out, server) = run_with(
+        steps,
+        |p| {
+            p.agent.temperature = 0.3;
+            p.agent.top_p = 0.5;
+            p.agent.max_output_tokens = 777;
+            p.agent.max_tool_calls = 2;
+        },
+        |_| {},
+    )
+    .await;
+    let reqs = server.requests.lock().unwrap();
+    let b = &reqs[0].body;
+    assert_eq!((b["temperature"].as_f64(), b["top_p"].as_f64(), b["max_tokens"].as_u64()), (Some(0.3), Some(0.5), Some(777)));
+    assert_eq!(out.tool_calls, 2);
+    let ran: Vec<&str> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { output, .. } => Some(output.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ran.len(), 2, "the third call never ran: {ran:?}");
+    assert!(ran[0].starts_with("[stdout]\n2\n") && ran[1] == "[stdout]\n4", "{ran:?}");
+    let limit = out.events.iter().find_map(|e| match e {
+        Event::Limit { key, message } if key == "agent.max_tool_calls" => Some(message.as_str()),
+        _ => None,
+    });
+    assert_eq!(
+        limit,
+        Some("The limit of 2 tool calls for this task (agent.max_tool_calls) is reached; give your final answer now.")
+    );
+    // The limit ends the loop: the next request is the summary, in place of the last results.
+    assert_eq!(reqs.len(), 3);
+    let sent = contents(&reqs[2].body);
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    assert!(sent[5].contains("FINAL ANSWER"));
+    assert_eq!(out.answer, "6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollbacks_are_capped_then_the_reply_is_taken() {
+    let malformed = "<use_mcp_tool>\n<server_name>tool-python</server_name>\n</use_mcp_tool>";
+    let mut steps: Vec<Step> = (0..6).map(|_| completion(malformed, "stop")).collect();
+    steps.push(completion("\\boxed{gave up}", "stop"));
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Rollback { .. })).count(), 5);
+    assert_eq!(server.count(), 7, "five rollbacks, the sixth reply kept, then the summary");
+    assert_eq!(out.turns, 1);
+    // Every refusal phrase of the protocol is rolled back.
+    for phrase in ["Due to time constraints I stop here.", "I'm sorry, but I can't help.", "I'm sorry, I cannot solve this."] {
+        let (out, server) =
+            run(vec![completion(phrase, "stop"), completion("\\boxed{1}", "stop"), completion("\\boxed{1}", "stop")], |_| {})
+                .await;
+        assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Rollback { .. })).count(), 1, "{phrase}");
+        assert_eq!(server.count(), 3, "{phrase}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_at_max_tokens_is_answered_not_retried_forever() {
+    let cut = "<think>Let me work this out step by step, first";
+    let steps = vec![
+        completion(cut, "length"),
+        completion(cut, "length"),
+        completion(cut, "length"),
+        completion("\\boxed{7}", "stop"),
+        completion("\\boxed{7}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| c.max_output_tokens = 64).await;
+    assert_eq!(out.error, None);
+    assert_eq!(server.count(), 5);
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "cut_reply")));
+    let reqs = server.requests.lock().unwrap();
+    let sent = contents(&reqs[3].body);
+    assert_eq!(sent[sent.len() - 2], cut, "the cut reply stays in the conversation");
+    assert_eq!(sent.last().unwrap(), &cut_reply(64));
+    assert!(cut_reply(64).contains("agent.max_output_tokens"));
+    assert_eq!((out.turns, out.answer.as_str()), (2, "7"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_results_are_cut_with_the_protocols_marker() {
+    let steps = vec![
+        completion(&call("hostile", "big_result", r#"{"n": 150000}"#), "stop"),
+        completion("\\boxed{y}", "stop"),
+        completion("\\boxed{y}", "stop"),
+    ];
+    let (out, server) = run_with(steps, |p| p.sandbox.output_bytes = 400_000, |_| {}).await;
+    assert_eq!(out.error, None);
+    let reqs = server.requests.lock().unwrap();
+    let result = last_content(&reqs[1].body);
+    assert!(result.ends_with("\n... [Result truncated]"), "{}", &result[result.len() - 100..]);
+    assert_eq!(result.chars().count(), 100_000 + "\n... [Result truncated]".len());
+    assert!(result.starts_with("yyyy"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_falls_back_to_the_last_boxed_seen_then_to_the_protocols_text() {
+    let steps = vec![
+        completion("First guess \\boxed{41}, then \\boxed{42}.", "stop"),
+        completion("I summarised, but forgot the box. Also \\boxed{unknown}", "stop"),
+    ];
+    let (out, _) = run(steps, |_| {}).await;
+    assert_eq!((out.answer.as_str(), out.boxed), ("42", true));
+    let (out, _) = run(vec![completion("No idea.", "stop"), completion("Still none.", "stop")], |_| {}).await;
+    assert_eq!((out.answer.as_str(), out.boxed), (NO_BOXED, false));
+}
+
+/// The guard's formula, pinned at the boundary: server-reported prompt and
+/// completion + 1.5 x the new results + 1.5 x the summary prompt +
+/// max_tokens + 1000 reaching the context ends the loop; one token less
+/// does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_guard_formula_at_its_boundary() {
+    let unknown = call("nowhere", "nothing", "{}");
+    let script = || vec![completion_usage(&unknown, 2000, 30), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")];
+    let (out, _) = run(script(), |c| c.max_output_tokens = 500).await;
+    let result = out
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::ToolResult { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let question = "What is 123456789 * 987654321?";
+    let summary = tokens::count(&summary_prompt(question));
+    let estimate = 2000 + 30 + (tokens::count(&result) as f64 * 1.5) as u64 + (summary as f64 * 1.5) as u64 + 500 + 1000;
+    let hit = |o: &Outcome| o.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.context_window_tokens"));
+    let (out, _) = run(script(), |c| {
+        c.max_output_tokens = 500;
+        c.context_window_tokens = estimate;
+    })
+    .await;
+    assert!(hit(&out), "an estimate of {estimate} reaches a context of {estimate}");
+    let (out, _) = run(script(), |c| {
+        c.max_output_tokens = 500;
+        c.context_window_tokens = estimate + 1;
+    })
+    .await;
+    assert!(!hit(&out), "an estimate of {estimate} fits a context of {}", estimate + 1);
+    assert_eq!(out.turns, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_result_repeated_is_pointed_to_honestly() {
+    let big = call("hostile", "big_result", r#"{"n": 3000}"#);
+    let steps = || {
+        vec![
+            completion(&big, "stop"),
+            completion(&call("hostile", "echo", r#"{"text": "between"}"#), "stop"),
+            completion(&big, "stop"),
+            completion("\\boxed{no}", "stop"),
+            completion("\\boxed{no}", "stop"),
+        ]
+    };
+    let head = "This exact call (big_result on hostile, same arguments) was already made in turn 1; ";
+    // keep-K has hidden the earlier result: the model is told so.
+    let (_, server) = run(steps(), |c| c.keep_tool_results = 1).await;
+    let msgs = contents(&server.requests.lock().unwrap()[3].body);
+    assert_eq!(msgs[3], OMITTED);
+    assert!(msgs[7].starts_with(&format!("{head}its result was long and has since been omitted to save tokens.")), "{}", msgs[7]);
+    // Still in view: pointed to, not copied.
+    let (_, server) = run(steps(), |c| c.keep_tool_results = 5).await;
+    let msgs = contents(&server.requests.lock().unwrap()[3].body);
+    assert_eq!(msgs[3], "y".repeat(3000));
+    assert!(msgs[7].starts_with(&format!("{head}its result is in that turn's tool result above.")), "{}", msgs[7]);
 }

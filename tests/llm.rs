@@ -153,3 +153,18 @@ async fn requests_in_flight_are_capped() {
     }
     assert_eq!(server.peak.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_reply_cut_at_max_tokens_is_resampled_then_handed_over() {
+    // A greedy model cuts the same reply every time: after three samples the
+    // client returns it, marked, for the loop to answer, instead of failing.
+    let server = Scripted::start((0..5).map(|_| completion("<think>a very long", "length")).collect()).await;
+    let reply = server.client(|c| c.max_attempts = 10).chat(&ask()).await.unwrap();
+    assert_eq!(server.count(), 3);
+    assert!(reply.cut && !reply.repetitive, "{reply:?}");
+    assert_eq!((reply.content.as_str(), reply.finish_reason.as_str(), reply.attempts), ("<think>a very long", "length", 3));
+    // A better sample on the way is taken as it is.
+    let server = Scripted::start(vec![completion("cut", "length"), completion("whole", "stop")]).await;
+    let reply = server.client(|_| {}).chat(&ask()).await.unwrap();
+    assert_eq!((reply.content.as_str(), reply.cut, reply.attempts), ("whole", false, 2));
+}

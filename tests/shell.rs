@@ -41,7 +41,8 @@ async fn the_table_of_commands_through_the_component() {
         // Cases that script the host (a stand-in Python, canned HTTP) belong
         // to the library's own suite; the real ones are tested below.
         // A sandbox has no `/` to `cd` to, only /home/user and /tmp.
-        if ["python", "wget", "curl", "cd /;"].iter().any(|w| case.cmd.contains(w)) {
+        let scripts_host = ["python3 ", "python ", "wget ", "curl "].iter().any(|w| case.cmd.contains(w));
+        if scripts_host || case.cmd.contains("cd /;") {
             continue;
         }
         let created = session.call("tool-python", "create_sandbox", "{}").await;
@@ -183,4 +184,39 @@ async fn wget_and_curl_go_through_the_network_layer() {
     // Not allowed: a precise refusal, a failing exit code.
     let out = command(&f.session, &sb, &format!("curl -sSf {}", web.url("127.0.0.1", "/key"))).await;
     assert!(out.contains("request to 127.0.0.1 refused") && !out.ends_with("[exit code] 0"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_imports_its_neighbours_and_sees_them_change() {
+    let f = common::Fixture::new(common::policy(|_| {})).await;
+    let sb = f.sandbox.clone();
+    std::fs::create_dir_all(f.workspace.join("proj")).unwrap();
+    std::fs::write(f.workspace.join("proj/helper.py"), "VALUE = 1\n").unwrap();
+    std::fs::write(f.workspace.join("proj/main.py"), "import helper, sys\nprint(helper.VALUE, sys.path[0])\n").unwrap();
+    // Run from elsewhere: the script's own folder is searched first, as in CPython.
+    let out = command(&f.session, &sb, "python3 proj/main.py").await;
+    assert_eq!(parse(&out), ("1 /home/user/proj".into(), 0));
+    // An edited helper is read afresh, as by a new process; `python` is python3.
+    std::fs::write(f.workspace.join("proj/helper.py"), "VALUE = 2\n").unwrap();
+    let out = command(&f.session, &sb, "cd proj && python main.py").await;
+    assert_eq!(parse(&out), ("2 /home/user/proj".into(), 0));
+    // -c imports from the working directory.
+    let out = command(&f.session, &sb, "python3 -c 'import helper; print(helper.VALUE)'").await;
+    assert_eq!(parse(&out), ("2".into(), 0));
+    // The notebook is not affected by what scripts imported.
+    let cell = f.call("tool-python.run_python_code", json!({"code_block": "import sys; 'helper' in sys.modules"})).await;
+    assert!(cell.output.contains("[result]\nFalse"), "{}", cell.output);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_sandbox_keeps_its_own_directory_and_variables() {
+    let f = common::Fixture::new(common::policy(|_| {})).await;
+    let (a, b) = (f.sandbox.clone(), {
+        let out = f.session.call("tool-python", "create_sandbox", "{}").await;
+        out.output.strip_prefix("Sandbox created with sandbox_id: ").expect(&out.output).to_owned()
+    });
+    assert_eq!(parse(&command(&f.session, &a, "mkdir -p x && cd x && export WHO=a").await), (String::new(), 0));
+    assert_eq!(parse(&command(&f.session, &b, "export WHO=b").await), (String::new(), 0));
+    assert_eq!(parse(&command(&f.session, &a, "pwd; echo $WHO; ls ..").await), ("/home/user/x\na\nx".into(), 0));
+    assert_eq!(parse(&command(&f.session, &b, "pwd; echo $WHO; ls").await), ("/home/user\nb".into(), 0));
 }

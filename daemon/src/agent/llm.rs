@@ -111,10 +111,16 @@ pub struct ChatReply {
     /// attempts. Resampling a deterministic model gives the same text, so
     /// the loop, not the client, deals with it (as a failed call).
     pub repetitive: bool,
+    /// The reply was still cut at `max_tokens` (`finish_reason == "length"`)
+    /// after [`REPETITION_ATTEMPTS`] attempts; like a repetitive one, it is
+    /// the loop's to handle rather than a reason to fail the task.
+    pub cut: bool,
 }
 
-/// Attempts spent on a reply that repeats itself before it is handed to
-/// the loop marked [`ChatReply::repetitive`].
+/// Attempts spent on a reply that repeats itself, or is cut at
+/// `max_tokens`, before it is handed to the loop marked
+/// [`ChatReply::repetitive`] or [`ChatReply::cut`]: sampling again may
+/// help at temperature 1, never at temperature 0.
 pub const REPETITION_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -134,6 +140,8 @@ enum Attempt {
     Retry(String),
     /// Well-formed, but the protocol's severe-repetition test fires.
     Repetitive(ChatReply),
+    /// Well-formed, but cut at `max_tokens`.
+    Cut(ChatReply),
 }
 
 pub struct LlmClient {
@@ -182,29 +190,44 @@ impl LlmClient {
         }
         let attempts = self.cfg.max_attempts.max(1);
         let mut last = String::new();
-        let mut repeated = 0;
+        // Server faults back off exponentially; a bad reply is resampled at once.
+        let mut faults = 0u32;
+        let mut back_off = false;
+        let mut bad_replies = 0;
         for attempt in 1..=attempts {
-            if attempt > 1 {
-                let factor = 1u32 << (attempt - 2).min(10);
+            if back_off {
+                let factor = 1u32 << (faults - 1).min(10);
                 tokio::time::sleep((self.cfg.backoff * factor).min(Duration::from_secs(30))).await;
             }
-            match self.attempt(&url, &body, &req.session_id).await {
+            let (bad, why) = match self.attempt(&url, &body, &req.session_id).await {
                 Attempt::Done(mut reply) => {
                     reply.attempts = attempt;
                     return Ok(reply);
                 }
                 Attempt::Fatal(e) => return Err(e),
-                Attempt::Repetitive(mut reply) => {
-                    repeated += 1;
-                    if repeated >= REPETITION_ATTEMPTS.min(attempts) || attempt == attempts {
-                        reply.attempts = attempt;
-                        reply.repetitive = true;
-                        return Ok(reply);
-                    }
-                    last = "the reply repeats itself (its last 50 characters occur more than 5 times)".into();
+                Attempt::Retry(why) => {
+                    faults += 1;
+                    back_off = true;
+                    last = why;
+                    continue;
                 }
-                Attempt::Retry(why) => last = why,
+                Attempt::Repetitive(mut reply) => {
+                    reply.repetitive = true;
+                    (reply, "the reply repeats itself (its last 50 characters occur more than 5 times)")
+                }
+                Attempt::Cut(mut reply) => {
+                    reply.cut = true;
+                    (reply, "the reply was cut at max_tokens (finish_reason \"length\")")
+                }
+            };
+            bad_replies += 1;
+            back_off = false;
+            if bad_replies >= REPETITION_ATTEMPTS.min(attempts) || attempt == attempts {
+                let mut reply = bad;
+                reply.attempts = attempt;
+                return Ok(reply);
             }
+            last = why.to_owned();
         }
         Err(LlmError::Exhausted { attempts, last })
     }
@@ -257,9 +280,6 @@ impl LlmClient {
             (None, None) => return Attempt::Retry("the answer has no choices[0].message.content".into()),
         };
         let finish_reason = choice["finish_reason"].as_str().unwrap_or("").to_owned();
-        if finish_reason == "length" {
-            return Attempt::Retry("the reply was cut at max_tokens (finish_reason \"length\")".into());
-        }
         let tool_calls = raw_tool_calls
             .iter()
             .flat_map(|c| c.as_array().into_iter().flatten())
@@ -283,9 +303,13 @@ impl LlmClient {
             tool_calls,
             raw_tool_calls,
             repetitive: false,
+            cut: false,
         };
         if severe_repetition(content) {
             return Attempt::Repetitive(reply);
+        }
+        if reply.finish_reason == "length" {
+            return Attempt::Cut(reply);
         }
         Attempt::Done(reply)
     }

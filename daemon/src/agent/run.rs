@@ -26,6 +26,8 @@ pub const OMITTED: &str = "Tool result is omitted to save tokens.";
 /// Appended to the task in the first user message.
 pub const BOXED_INSTRUCTION: &str =
     "You should follow the format instruction in the request strictly and wrap the final answer in \\boxed{}.";
+/// A repeated call is answered with the earlier result itself up to this long.
+const RECALL_CHARS: usize = 2_000;
 /// Tool results longer than this are cut.
 pub const MAX_RESULT_CHARS: usize = 100_000;
 /// Attached files are cut at this many characters in the first message.
@@ -34,6 +36,15 @@ pub const NO_BOXED: &str = "No \\boxed{} content found in the final answer.";
 /// What the model is told when its reply looped on itself.
 pub const REPETITIVE_REPLY: &str = "Your previous reply kept repeating the same text, so it was cut and not carried out; \
 this counts as a failed tool call. Continue the task from where you were, in a few sentences, without repeating yourself.";
+
+/// What the model is told when its reply ran into `max_tokens` before it
+/// made a call or finished (sampling again gives the same at temperature 0).
+pub fn cut_reply(max_tokens: u64) -> String {
+    format!(
+        "Your previous reply was cut off at {max_tokens} tokens (agent.max_output_tokens) before it ended, so nothing in it \
+         was carried out. Be brief: make one tool call, or give your final answer in \\boxed{{}}."
+    )
+}
 
 /// How tools are offered to the model and how it calls them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,7 +133,8 @@ pub enum Event {
         wall_ms: f64,
     },
     /// The runtime answered instead of running the call or accepting the
-    /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`.
+    /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`,
+    /// `cut_reply`.
     Intervention {
         turn: u64,
         kind: String,
@@ -215,6 +227,12 @@ fn query_key(tool: &str, args: &Map<String, Value>) -> Option<String> {
     }
 }
 
+/// What is kept of a result to tell a repeated call: the text when short
+/// enough to quote (see [`repeated_call`]), else nothing (it is not quoted).
+fn cut_for_recall(text: &str) -> String {
+    if text.chars().count() <= RECALL_CHARS { text.to_owned() } else { String::new() }
+}
+
 fn cut(mut text: String) -> String {
     if text.chars().count() > MAX_RESULT_CHARS {
         text = text.chars().take(MAX_RESULT_CHARS).collect();
@@ -226,13 +244,18 @@ fn cut(mut text: String) -> String {
 /// What the model is told instead of running a call again: where the
 /// earlier result is, and the result itself when it is short (keep-K may
 /// have omitted it, and a small model looping on a call rarely scrolls back).
-fn repeated_call(tool: &str, server: &str, turn: u64, result: &str) -> String {
+fn repeated_call(tool: &str, server: &str, turn: u64, result: &str, omitted: bool) -> String {
     let head = format!("This exact call ({tool} on {server}, same arguments) was already made in turn {turn}");
     let advice = "Use that result: if it answers the question, give your final answer in \\boxed{}; otherwise call with different arguments.";
-    if result.chars().count() <= 2_000 {
+    if !result.is_empty() {
         format!("{head}, and running it again would only repeat its result:\n{result}\n{advice}")
+    } else if omitted {
+        format!(
+            "{head}; its result was long and has since been omitted to save tokens. Take from it what you need with a \
+             narrower call (for example print only the part you need). {advice}"
+        )
     } else {
-        format!("{head}; its result is in that turn's reply above. {advice}")
+        format!("{head}; its result is in that turn's tool result above. {advice}")
     }
 }
 
@@ -387,8 +410,9 @@ impl Agent<'_> {
         let cfg = &self.config;
         let mut rollbacks = 0u32;
         let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
-        // Every call that ran: its turn and result.
-        let mut seen_calls: HashMap<String, (u64, String)> = HashMap::new();
+        // Every call that ran: its turn, its result if short, and the index
+        // of the message that holds it.
+        let mut seen_calls: HashMap<String, (u64, String, usize)> = HashMap::new();
         // The last call that ran, for the repeat test of stateful tools.
         let mut last_ran: Option<String> = None;
         let summary_tokens = tokens::count(&summary_prompt(&t.question));
@@ -404,7 +428,10 @@ impl Agent<'_> {
             let sent = t.messages.len();
             let reply = self.ask(t, None).await?;
             let calls = self.calls_of(t, &reply);
-            let malformed = t.native.is_none() && calls.is_empty() && has_tool_tags(&reply.content);
+            // A reply cut at max_tokens with no whole call in it is answered
+            // below, not rolled back: resampling gives the same cut.
+            let cut_short = reply.cut && calls.is_empty() && !reply.repetitive;
+            let malformed = t.native.is_none() && calls.is_empty() && has_tool_tags(&reply.content) && !cut_short;
             if (malformed || is_refusal(&reply.content)) && rollbacks < cfg.max_rollbacks {
                 rollbacks += 1;
                 let reason = if malformed { "tool-call tags that do not parse" } else { "a refusal" };
@@ -435,6 +462,13 @@ impl Agent<'_> {
                 let ids: Vec<Option<String>> = calls.iter().map(|c| c.id.clone()).collect();
                 let results = if ids.is_empty() { vec![None] } else { ids };
                 self.push_results(t, results.into_iter().map(|id| (id, REPETITIVE_REPLY.to_owned())).collect());
+                continue;
+            }
+            if cut_short {
+                let message = cut_reply(cfg.max_output_tokens);
+                self.emit(t, Event::Intervention { turn, kind: "cut_reply".into(), message: message.clone() });
+                t.messages.push(Message::new("assistant", reply.content.clone()));
+                t.messages.push(Message::new("user", message));
                 continue;
             }
             let mut assistant = Message::new("assistant", reply.content.clone());
@@ -469,8 +503,8 @@ impl Agent<'_> {
                     t,
                     Event::ToolCall { turn, server: server.clone(), tool: tool.clone(), arguments: args.clone() },
                 );
-                if let Some(key) = query_key(&tool, &call.arguments) {
-                    let k = (tool.clone(), key.clone());
+                if let Some(k) = query_key(&tool, &call.arguments).map(|key| (tool.clone(), key)) {
+                    let key = &k.1;
                     if seen_queries.contains_key(&k) {
                         let message = format!(
                             "The query '{tool}_{key}' has already been used in previous {tool}. Please try a different query or keyword."
@@ -482,7 +516,7 @@ impl Agent<'_> {
                         results.push((id, message));
                         continue;
                     }
-                    seen_queries.insert(k, turn);
+                    seen_queries.insert(k.clone(), turn);
                 }
                 let fingerprint = format!("{server}\u{0}{tool}\u{0}{args}");
                 // Python cells and shell commands legitimately repeat (state
@@ -494,8 +528,9 @@ impl Agent<'_> {
                     Some(earlier) if !repeatable || last_ran.as_ref() == Some(&fingerprint) => Some(earlier),
                     _ => None,
                 };
-                if let Some((earlier, result)) = repeat {
-                    let message = repeated_call(&tool, &server, *earlier, result);
+                if let Some((earlier, result, at)) = repeat {
+                    let omitted = self.result_omitted(t, *at);
+                    let message = repeated_call(&tool, &server, *earlier, result, omitted);
                     self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
                     results.push((id, message));
                     continue;
@@ -528,7 +563,10 @@ impl Agent<'_> {
                     };
                     (text, out.ok, out.wall_ms)
                 };
-                seen_calls.insert(fingerprint, (turn, text.clone()));
+                // Where push_results will put this result: one message per
+                // turn in the text protocol, one per call natively.
+                let at = t.messages.len() + if t.native.is_some() { results.len() } else { 0 };
+                seen_calls.insert(fingerprint, (turn, cut_for_recall(&text), at));
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
             }
@@ -636,6 +674,11 @@ impl Agent<'_> {
         let message = format!("the task ran past its time limit of {secs} s (agent.task_timeout_secs)");
         self.emit(t, Event::Limit { key: "agent.task_timeout_secs".into(), message: message.clone() });
         Stop::Fatal(message)
+    }
+
+    /// Whether keep-K now hides the result held by message `at`.
+    fn result_omitted(&self, t: &Task, at: usize) -> bool {
+        self.visible(&t.messages).get(at).is_some_and(|m| m.content == OMITTED)
     }
 
     fn visible(&self, messages: &[Message]) -> Vec<Message> {

@@ -160,7 +160,7 @@ impl Net {
         let result = match tokio::time::timeout(policy.timeout, self.follow(policy, prepared, &current)).await {
             Ok(result) => result,
             Err(_) => Err(NetError::Failed(format!(
-                "request to {} timed out after {:?} (the limit covers the whole request, redirects and download included)",
+                "request to {} timed out after {:?}: the whole request, redirects and download included, must end within the tool call's time limit (sandbox.call_timeout_secs)",
                 current.lock().unwrap_or_else(|e| e.into_inner()),
                 policy.timeout
             ))),

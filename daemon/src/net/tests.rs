@@ -663,7 +663,7 @@ async fn timeout_covers_a_server_that_never_answers() {
     let elapsed = started.elapsed();
     assert_eq!(
         msg,
-        "request to 127.0.0.1 timed out after 500ms (the limit covers the whole request, redirects and download included)"
+        "request to 127.0.0.1 timed out after 500ms: the whole request, redirects and download included, must end within the tool call's time limit (sandbox.call_timeout_secs)"
     );
     assert!(elapsed >= Duration::from_millis(500) && elapsed < Duration::from_millis(1500), "{elapsed:?}");
 }
@@ -763,4 +763,34 @@ fn fetch_future_is_send() {
     let p = policy(&[], false);
     let fut = net.fetch(&p, get("http://127.0.0.1/"));
     assert_send(&fut);
+}
+
+/// A redirect from an allowed public host to a private address is refused on
+/// that hop for being private, not merely for its host name (the loopback
+/// servers above cannot be a public first hop, so the hop check is tested
+/// directly; `follow` runs it on every hop).
+#[test]
+fn a_redirect_hop_to_a_private_address_is_refused_as_private() {
+    let via = Via(Some("example.org".into()));
+    for (url, kind) in [
+        ("http://127.0.0.1:8080/admin", "a loopback address"),
+        ("http://10.1.2.3/", "a private address"),
+        ("http://[::1]/", "a loopback address"),
+        ("http://169.254.10.1/", "a link-local address"),
+    ] {
+        let err = check_target(&policy(&["*"], false), &Url::parse(url).unwrap(), &via).unwrap_err();
+        let NetError::Refused { reason, key, .. } = &err else { panic!("{url}: {err}") };
+        assert_eq!(key, "network.allow_private", "{url}");
+        assert!(reason.contains(kind) && reason.ends_with("; it was reached by a redirect from example.org"), "{reason}");
+    }
+}
+
+/// Names are checked where they are resolved, for every connection a hop makes.
+#[tokio::test]
+async fn the_resolver_refuses_names_of_private_addresses() {
+    let refused = CheckedResolver { allow_private: false }.resolve("localhost".parse().unwrap()).await;
+    let err = refused.err().expect("localhost is loopback").to_string();
+    assert!(err.starts_with("localhost resolves to ") && err.contains("loopback"), "{err}");
+    let allowed = CheckedResolver { allow_private: true }.resolve("localhost".parse().unwrap()).await;
+    assert!(allowed.is_ok());
 }

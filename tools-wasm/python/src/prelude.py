@@ -232,13 +232,18 @@ def script(mode, target, argv, stdin, cwd, env):
     touched). `mode` is "c" (code), "file" (a path) or "m" (a module).
     Returns (stdout, stderr, exit code), like a process."""
     out, err = _Bytes(), _Bytes()
-    saved = sys.stdout, sys.stderr, sys.stdin, sys.argv[:], os.getcwd(), dict(os.environ)
+    saved = sys.stdout, sys.stderr, sys.stdin, sys.argv[:], os.getcwd(), dict(os.environ), sys.path[:]
+    modules_before = set(sys.modules)
     code = 0
     try:
         os.chdir(cwd)
         os.environ.update(env)
         sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO(stdin)
         sys.argv = list(argv)
+        # As CPython: a script imports modules next to it; -c and -m import
+        # from the working directory.
+        here = os.path.dirname(os.path.abspath(target)) if mode == "file" else os.getcwd()
+        sys.path.insert(0, here)
         try:
             if mode == "m":
                 import runpy
@@ -271,6 +276,13 @@ def script(mode, target, argv, stdin, cwd, env):
             code = 1
     finally:
         sys.stdout, sys.stderr, sys.stdin, sys.argv = saved[0], saved[1], saved[2], saved[3]
+        sys.path[:] = saved[6]
+        # Like a process that ends: the sandbox's own modules imported by the
+        # script are forgotten, so an edited helper is read afresh next time.
+        for name in set(sys.modules) - modules_before:
+            f = getattr(sys.modules.get(name), "__file__", None) or ""
+            if f.startswith((WORKSPACE, "/tmp")):
+                del sys.modules[name]
         os.environ.clear()
         os.environ.update(saved[5])
         try:

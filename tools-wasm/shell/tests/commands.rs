@@ -38,6 +38,15 @@ impl Host for TestHost {
             (200, b"{\"ok\": true}\n".to_vec(), "application/json")
         } else if url.ends_with("/echo") {
             (200, req.body.clone().unwrap_or_default(), "text/plain")
+        } else if url.ends_with("/big.bin") {
+            // What the network layer returns for a body over the cap.
+            return Ok(HttpResponse {
+                status: 200,
+                url,
+                headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+                body: vec![b'x'; 1024],
+                truncated: true,
+            });
         } else {
             (200, b"<html>hi</html>\n".to_vec(), "text/html")
         };
@@ -436,6 +445,29 @@ fn ls_long_format() {
     let (out, _, _) =
         run(&[("big", Some(&"x".repeat(2048)))], "ls -lh big; ls -s big 2>&1 | head -1; du -sh big; du -h big");
     assert!(out.starts_with("-rw-r--r-- 1 user user  2.0K "), "{out}");
+    let (out, _, code) = run(
+        &[("d/a", Some(&"x".repeat(10_000))), ("d/e/b", Some(&"y".repeat(3000)))],
+        "du -sh d; du -sb d/a; du -h d | sort -k2; du -sh --apparent-size d/a; du -sch d/a d/e",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out, DU_EXPECTED, "du");
+}
+
+/// GNU du 9.1 (LC_ALL=C) on ext4, 4 KiB blocks, for the files above.
+const DU_EXPECTED: &str = "24K\td\n10000\td/a\n24K\td\n8.0K\td/e\n9.8K\td/a\n12K\td/a\n8.0K\td/e\n20K\ttotal\n";
+
+#[test]
+fn a_cut_download_is_an_error_naming_the_policy_key() {
+    let (_, err, code) = run(&[], "wget -q https://x.example/big.bin; echo $? >> st; ls -l big.bin | cut -d' ' -f5");
+    assert!(err.contains("cut off after 1024 bytes") && err.contains("network.max_download_mb"), "{err}");
+    assert!(err.contains("'big.bin' is incomplete"), "{err}");
+    assert_eq!(code, 0);
+    let (out, err, code) = run(&[], "curl -s https://x.example/big.bin | wc -c; curl -so big.bin https://x.example/big.bin");
+    assert_eq!(out.trim(), "1024");
+    assert_eq!(code, 63, "{err}");
+    assert!(err.contains("curl: (63) Maximum file size exceeded") && err.contains("network.max_download_mb"), "{err}");
+    let (out, _, code) = run(&[], "wget -q https://x.example/big.bin || echo failed $?");
+    assert_eq!((out.as_str(), code), ("failed 8\n", 0));
 }
 
 #[test]

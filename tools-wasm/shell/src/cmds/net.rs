@@ -318,7 +318,11 @@ pub fn wget(ctx: &mut Ctx, args: &[String]) -> i32 {
             }
         }
         if resp.truncated {
-            ctx.errln(format!("wget: download truncated at the sandbox's size limit ({len} bytes kept)"));
+            // A cut file must not pass for a whole one: say so and fail.
+            ctx.errln(format!(
+                "wget: download cut off after {len} bytes by the task's size limit (network.max_download_mb); '{target}' is incomplete"
+            ));
+            st = 8;
         }
         if !quiet {
             let name = if target == "-" { "-".to_string() } else { format!("'{target}'") };
@@ -593,11 +597,13 @@ pub fn curl(ctx: &mut Ctx, args: &[String]) -> i32 {
                 }
             }
         }
-        if resp.truncated && show_err {
+        if resp.truncated {
+            // Said even under -s: a cut body must not pass for a whole one.
             ctx.errln(format!(
-                "curl: warning: response truncated at the sandbox's size limit ({} bytes kept)",
+                "curl: (63) Maximum file size exceeded: the response was cut off after {} bytes by the task's size limit (network.max_download_mb)",
                 resp.body.len()
             ));
+            st = 63;
         }
         if let Some(w) = &write_out {
             let (w, _) = crate::printf::escapes(w, false);
