@@ -521,7 +521,7 @@ async fn the_policy_sets_the_sampling_and_the_tool_call_limit() {
         })
         .collect();
     assert_eq!(ran.len(), 2, "the third call never ran: {ran:?}");
-    assert!(ran[0].starts_with("[stdout]\n2\n") && ran[1] == "[stdout]\n4", "{ran:?}");
+    assert_eq!(ran, ["[stdout]\n2", "[stdout]\n4"]);
     let limit = out.events.iter().find_map(|e| match e {
         Event::Limit { key, message } if key == "agent.max_tool_calls" => Some(message.as_str()),
         _ => None,

@@ -5,12 +5,12 @@
 //! prompt, parsing, the sandbox, the tool result and the answer extraction
 //! all have to work with a model that was never tuned for Fathom.
 //!
-//! What is asserted is what the protocol path guarantees: the model's call
-//! is parsed and run in a real sandbox, its real result reaches the model,
-//! the summary step runs and the task completes. Whether a 0.5B model then
-//! copies the number into `\boxed{}` is the model's skill, not Fathom's:
-//! measured here at temperature 0, it mostly repeats the call or answers
-//! without `\boxed{}`, so the answer is printed, not asserted.
+//! Asserted for each question: the trajectory holds a real
+//! `run_python_code` call, its real result (the exact product, computed in
+//! the sandbox), and a final `\boxed{}` answer equal to that result. At
+//! temperature 0 the model reads a tool's raw text back reliably; a note
+//! appended to the result (as an earlier version did for an implied
+//! sandbox) was enough to make it repeat the call instead.
 
 mod common;
 
@@ -50,7 +50,7 @@ fn a_real_small_model_answers_with_the_python_tool() {
     std::fs::write(
         &policy,
         "name = \"small-model\"\nextends = \"default\"\n[agent]\nmax_turns = 4\ntemperature = 0.0\n\
-         max_output_tokens = 512\ncontext_window_tokens = 8192\n",
+         max_output_tokens = 512\ncontext_window_tokens = 8192\ntask_timeout_secs = 600\n",
     )
     .unwrap();
     let questions = [
@@ -90,13 +90,11 @@ fn a_real_small_model_answers_with_the_python_tool() {
         assert!(called, "no run_python_code call in the trajectory:\n{progress}");
         assert!(computed, "no tool result holding {expected}:\n{progress}");
         assert_eq!(record["status"], "succeeded", "{progress}");
-        assert!(steps.iter().any(|s| s["step_name"] == "answer"), "no summary answer:\n{progress}");
-        assert_eq!(trace["final_boxed_answer"], record["answer"]);
+        assert_eq!(record["answer"], *expected, "the final answer is the tool's result:\n{progress}");
+        assert_eq!(trace["final_boxed_answer"], *expected);
+        // Only a `\boxed{}` in a reply gives an answer (else the protocol's "No \boxed{} content found").
+        assert_eq!(record["answer"], trace["final_boxed_answer"]);
         assert!(record["usage"]["prompt_tokens"].as_u64().unwrap() > 1000, "usage as the server reported it");
-        let answer = record["answer"].as_str().unwrap_or_default();
-        println!(
-            "{question}\n  answer: {answer} ({})",
-            if answer == *expected { "right" } else { "not the tool's result" }
-        );
+        println!("{question}\n  answer: {expected} (turns {}, tool calls {})", record["turns"], record["tool_calls"]);
     }
 }

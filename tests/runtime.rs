@@ -224,12 +224,14 @@ async fn bad_calls_get_clear_errors() {
     assert!(second.ok);
     let out = s.call("counter", "incr", "{}").await;
     assert!(out.output.contains("`sandbox_id` is missing and this task has several sandboxes"), "{}", out.output);
-    // None live: one is created, and the result says which.
+    // None live: one is created and reported beside the result, which
+    // stays the tool's own text; later calls keep using it.
     let fresh = Session::new(f.rt.clone(), SessionOptions::new(policy(|_| {}))).unwrap();
     let out = fresh.call("counter", "incr", "{}").await;
-    assert!(out.ok && out.output.contains("this ran in a new sandbox, sbx-"), "{}", out.output);
-    assert_eq!(fresh.sandbox_ids().len(), 1);
-    assert!(!fresh.call("counter", "incr", "{}").await.output.contains("new sandbox"));
+    assert_eq!((out.ok, out.output.trim()), (true, "1"));
+    assert_eq!(fresh.sandbox_ids(), vec![out.sandbox_created.clone().expect("a sandbox was made")]);
+    let next = fresh.call("counter", "incr", "{}").await;
+    assert_eq!((next.output.trim(), next.sandbox_created), ("2", None));
     // Still healthy.
     assert_eq!(s.call("hostile", "echo", r#"{"text": "ok"}"#).await.output, "ok");
 }

@@ -198,8 +198,8 @@ async fn a_script_imports_its_neighbours_and_sees_them_change() {
     assert_eq!(parse(&out), ("1 /home/user/proj".into(), 0));
     // An edited helper is read afresh, as by a new process; `python` is python3.
     std::fs::write(f.workspace.join("proj/helper.py"), "VALUE = 2\n").unwrap();
-    let out = command(&f.session, &sb, "cd proj && python main.py").await;
-    assert_eq!(parse(&out), ("2 /home/user/proj".into(), 0));
+    let out = command(&f.session, &sb, "cd proj && python main.py && ls").await;
+    assert_eq!(parse(&out), ("2 /home/user/proj\nhelper.py\nmain.py".into(), 0), "no __pycache__ either");
     // -c imports from the working directory.
     let out = command(&f.session, &sb, "python3 -c 'import helper; print(helper.VALUE)'").await;
     assert_eq!(parse(&out), ("2".into(), 0));

@@ -47,11 +47,17 @@ pub struct CallOutcome {
     /// The limit that stopped the call, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<LimitHit>,
+    /// The sandbox made for this call because it named none. Kept out of
+    /// `output`: the tool's text stays the tool's, and a note appended to
+    /// it was seen to make a small model repeat the call instead of reading
+    /// the result (calls without an id keep using this sandbox anyway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_created: Option<String>,
 }
 
 impl CallOutcome {
     fn ok(output: String) -> Self {
-        CallOutcome { ok: true, output, error: None, fuel: 0, wall_ms: 0.0, limit: None }
+        CallOutcome { ok: true, output, error: None, fuel: 0, wall_ms: 0.0, limit: None, sandbox_created: None }
     }
     fn error(message: String) -> Self {
         CallOutcome {
@@ -61,6 +67,7 @@ impl CallOutcome {
             fuel: 0,
             wall_ms: 0.0,
             limit: None,
+            sandbox_created: None,
         }
     }
 }
@@ -447,11 +454,7 @@ impl Session {
             outcome.error.get_or_insert_with(|| hit.message.clone());
             outcome.limit.get_or_insert(hit);
         }
-        if let Some(id) = created {
-            outcome.output.push_str(&format!(
-                "\n[no sandbox_id was given, so this ran in a new sandbox, {id}; calls without one keep using it]"
-            ));
-        }
+        outcome.sandbox_created = created;
         outcome
     }
 

@@ -8,6 +8,10 @@ ERR_LIMIT = 4000
 OUT_MARK = "\n... [Result truncated due to length limit]"
 ERR_MARK = "\n... [Error truncated due to length limit]"
 WORKSPACE = "/home/user"
+# No __pycache__ folders in the workspace: they count against its quota,
+# clutter what `ls` shows, and a helper edited within the same second at
+# the same size would be served stale from them.
+sys.dont_write_bytecode = True
 
 NO_NETWORK = (
     "There is no network access from Python in this sandbox. To read a web page, use the "

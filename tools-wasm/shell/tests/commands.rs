@@ -6,7 +6,7 @@ use std::path::Path;
 use fathom_shell::{Host, HttpRequest, HttpResponse, Output, Shell};
 
 mod cases;
-use cases::{CASES, Case};
+use cases::CASES;
 
 /// Test host: python echoes its arguments, stdin, cwd and an env var; fetch serves canned responses.
 #[derive(Default)]
@@ -447,14 +447,14 @@ fn ls_long_format() {
     assert!(out.starts_with("-rw-r--r-- 1 user user  2.0K "), "{out}");
     let (out, _, code) = run(
         &[("d/a", Some(&"x".repeat(10_000))), ("d/e/b", Some(&"y".repeat(3000)))],
-        "du -sh d; du -sb d/a; du -h d | sort -k2; du -sh --apparent-size d/a; du -sch d/a d/e",
+        "du -sh d; du -sb d/a; du -h d | sort -k2; du -sh --apparent-size d/a; du -sch d/a d/e; du -s --apparent-size d/a",
     );
     assert_eq!(code, 0);
     assert_eq!(out, DU_EXPECTED, "du");
 }
 
 /// GNU du 9.1 (LC_ALL=C) on ext4, 4 KiB blocks, for the files above.
-const DU_EXPECTED: &str = "24K\td\n10000\td/a\n24K\td\n8.0K\td/e\n9.8K\td/a\n12K\td/a\n8.0K\td/e\n20K\ttotal\n";
+const DU_EXPECTED: &str = "24K\td\n10000\td/a\n24K\td\n8.0K\td/e\n9.8K\td/a\n12K\td/a\n8.0K\td/e\n20K\ttotal\n10\td/a\n";
 
 #[test]
 fn a_cut_download_is_an_error_naming_the_policy_key() {

@@ -682,7 +682,7 @@ pub fn stat(ctx: &mut Ctx, args: &[String]) -> i32 {
 fn du_walk(p: &Path, depth: u32, visit: &mut dyn FnMut(&Path, u64, bool, u32), count: &mut u32, bytes: bool) -> u64 {
     *count += 1;
     let Ok(md) = fs::symlink_metadata(p) else { return 0 };
-    let own = if bytes { md.len() } else { blocks_k(&md) };
+    let own = if bytes { md.len() } else { blocks_k(&md) * 1024 };
     if !md.is_dir() {
         visit(p, own, false, depth);
         return own;
@@ -720,14 +720,18 @@ pub fn du(ctx: &mut Ctx, args: &[String]) -> i32 {
     );
     let targets: Vec<String> = if o.args.is_empty() { vec![".".into()] } else { o.args.clone() };
     let maxd: Option<u32> = if o.has('s') { Some(0) } else { o.val('d').and_then(|d| d.parse().ok()) };
-    let bytes = o.has('b');
+    // Sizes are walked in bytes: apparent (-b, --apparent-size) or the
+    // blocks in use, and shown in the unit asked for, rounded up like GNU.
+    let apparent = o.has('b') || o.has('A');
     let fmt = |n: u64| -> String {
         if o.has('h') {
-            human(if bytes { n } else { n * 1024 })
-        } else if o.has('m') {
-            (if bytes { n.div_ceil(1 << 20) } else { n.div_ceil(1024) }).to_string()
-        } else {
+            human(n)
+        } else if o.has('b') {
             n.to_string()
+        } else if o.has('m') {
+            n.div_ceil(1 << 20).to_string()
+        } else {
+            n.div_ceil(1024).to_string()
         }
     };
     let mut st = 0;
@@ -757,7 +761,7 @@ pub fn du(ctx: &mut Ctx, args: &[String]) -> i32 {
                 lines.push(format!("{}\t{disp}\n", fmt(size)));
             },
             &mut count,
-            bytes,
+            apparent,
         );
         grand += total;
         for l in lines {
