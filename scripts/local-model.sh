@@ -4,7 +4,7 @@
 # in six chunk packages) served by llama-cpp-python's OpenAI-compatible server.
 #
 #   scripts/local-model.sh [PORT]     -> prints the base URL once it answers
-#   scripts/local-model.sh stop
+#   scripts/local-model.sh stop [PORT] (without PORT: every server it started)
 #
 # Everything is pinned and cached under $FATHOM_MODEL_CACHE (default
 # ~/.cache/fathom/local-model): the venv, the llama-cpp-python wheel (built
@@ -18,12 +18,18 @@ SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 LLAMA=llama-cpp-python==0.3.36
 PARTS_VERSION=0.9.0
 
+HERE=$(cd "$(dirname "$0")" && pwd)
+# One pid file per port: servers on different ports do not stop each other.
 if [ "${1:-}" = stop ]; then
-    [ -f "$CACHE/server.pid" ] && kill "$(cat "$CACHE/server.pid")" 2>/dev/null || true
-    rm -f "$CACHE/server.pid"
+    for pidfile in "$CACHE"/server-"${2:-*}".pid; do
+        [ -f "$pidfile" ] || continue
+        kill "$(cat "$pidfile")" 2>/dev/null || true
+        rm -f "$pidfile"
+    done
     exit 0
 fi
 PORT=${1:-18080}
+PIDFILE=$CACHE/server-$PORT.pid
 # A portable build: with GGML_NATIVE the CPU backend faulted (general
 # protection fault in libggml-cpu) on this kind of VM.
 export CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON}
@@ -42,7 +48,7 @@ if [ ! -f "$WHEELS/.installed" ] || ! "$VENV/bin/python" -c 'import llama_cpp.se
         "$VENV/bin/pip" wheel --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python --wheel-dir "$WHEELS" "$LLAMA"
     fi
     "$VENV/bin/pip" install --quiet --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-0.3.36-*.whl
-    "$VENV/bin/pip" install --quiet --find-links "$WHEELS" "llama-cpp-python[server]==0.3.36"
+    "$VENV/bin/pip" install --quiet --find-links "$WHEELS" -c "$HERE/local-model-constraints.txt" "llama-cpp-python[server]==0.3.36"
     touch "$WHEELS/.installed"
 fi
 
@@ -65,13 +71,13 @@ if [ ! -f "$MODEL" ] || [ "$(sha256sum "$MODEL" | cut -d' ' -f1)" != "$SHA256" ]
     mv "$MODEL.partial" "$MODEL"
 fi
 
-if [ -f "$CACHE/server.pid" ] && kill -0 "$(cat "$CACHE/server.pid")" 2>/dev/null; then
-    "$0" stop
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    "$0" stop "$PORT"
 fi
 log "starting the server on 127.0.0.1:$PORT"
 setsid nohup "$VENV/bin/python" -m llama_cpp.server --model "$MODEL" --host 127.0.0.1 --port "$PORT" \
-    --n_ctx 8192 --n_threads 1 --n_threads_batch 2 --model_alias qwen0.5b > "$CACHE/server.log" 2>&1 &
-echo $! > "$CACHE/server.pid"
+    --n_ctx 8192 --n_threads 1 --n_threads_batch 2 --model_alias qwen0.5b > "$CACHE/server-$PORT.log" 2>&1 &
+echo $! > "$PIDFILE"
 for _ in $(seq 1 120); do
     if curl -sf "http://127.0.0.1:$PORT/v1/models" >/dev/null 2>&1; then
         echo "http://127.0.0.1:$PORT/v1"
@@ -79,5 +85,5 @@ for _ in $(seq 1 120); do
     fi
     sleep 0.5
 done
-log "the server did not answer within 60 s; see $CACHE/server.log"
+log "the server did not answer within 60 s; see $CACHE/server-$PORT.log"
 exit 1

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 struct Model {
     script: PathBuf,
+    port: u16,
     base_url: String,
 }
 
@@ -31,13 +32,13 @@ impl Model {
         let out = Command::new("bash").arg(&script).arg(port.to_string()).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "scripts/local-model.sh failed:\n{stderr}");
-        Model { script, base_url: String::from_utf8_lossy(&out.stdout).trim().to_owned() }
+        Model { script, port, base_url: String::from_utf8_lossy(&out.stdout).trim().to_owned() }
     }
 }
 
 impl Drop for Model {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(&self.script).arg("stop").status();
+        let _ = Command::new("bash").arg(&self.script).arg("stop").arg(self.port.to_string()).status();
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Semaphore;
 
 /// Where and how to reach one model endpoint.
@@ -88,6 +88,26 @@ pub struct ChatRequest {
     pub tools: Option<Vec<Value>>,
     /// OpenAI mode: `tool_choice` (`"none"` for the final summary).
     pub tool_choice: Option<&'static str>,
+}
+
+/// The request body as sent.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    temperature: f64,
+    top_p: f64,
+    max_tokens: u64,
+    stream: bool,
+    tools: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repetition_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continue_final_message: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    add_generation_prompt: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,26 +188,24 @@ impl LlmClient {
 
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
         let url = format!("{}/chat/completions", self.cfg.base_url.trim_end_matches('/'));
-        let mut body = json!({
-            "model": self.cfg.model,
-            "messages": req.messages,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
-            "max_tokens": req.max_tokens,
-            "stream": false,
-            "tools": req.tools.clone().unwrap_or_default(),
-        });
-        if let Some(choice) = req.tool_choice {
-            body["tool_choice"] = json!(choice);
-        }
-        if let Some(p) = req.repetition_penalty {
-            body["repetition_penalty"] = json!(p);
-        }
         // Continuing a partial assistant message (the protocol's rule).
-        if req.messages.last().is_some_and(|m| m.role == "assistant") {
-            body["continue_final_message"] = json!(true);
-            body["add_generation_prompt"] = json!(false);
-        }
+        let continues = req.messages.last().is_some_and(|m| m.role == "assistant");
+        let body = Body {
+            model: &self.cfg.model,
+            messages: &req.messages,
+            temperature: req.temperature,
+            top_p: req.top_p,
+            max_tokens: req.max_tokens,
+            stream: false,
+            tools: req.tools.as_deref().unwrap_or_default(),
+            tool_choice: req.tool_choice,
+            repetition_penalty: req.repetition_penalty,
+            continue_final_message: continues.then_some(true),
+            add_generation_prompt: continues.then_some(false),
+        };
+        // Serialized once, straight from the conversation, and shared by
+        // every attempt: late in a long task the body is hundreds of KB.
+        let body = bytes::Bytes::from(serde_json::to_vec(&body).expect("a request body always serializes"));
         let attempts = self.cfg.max_attempts.max(1);
         let mut last = String::new();
         // Server faults back off exponentially; a bad reply is resampled at once.
@@ -232,13 +250,14 @@ impl LlmClient {
         Err(LlmError::Exhausted { attempts, last })
     }
 
-    async fn attempt(&self, url: &str, body: &Value, session: &str) -> Attempt {
+    async fn attempt(&self, url: &str, body: &bytes::Bytes, session: &str) -> Attempt {
         let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
         let mut request = self
             .http
             .post(url)
             .header("x-upstream-session-id", format!("{session}-{}", uuid::Uuid::new_v4()))
-            .json(body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone());
         if let Some(key) = &self.cfg.api_key {
             request = request.bearer_auth(key);
         }

@@ -667,3 +667,26 @@ fn set_e_and_prefix_commands() {
     assert_eq!((out.as_str(), code), ("hi\nt\nn\nm\n", 0));
     assert!(err.contains("real\t0m0."), "{err}");
 }
+
+/// grep finds matching lines with one scan of the whole input; line
+/// semantics must survive it (anchors, patterns that could span a newline).
+#[test]
+fn grep_whole_input_scan_keeps_line_semantics() {
+    let f = "a\nfoo\n a foo\nb\nba\nab\nxfoo\n\nx\n";
+    let cases: &[(&str, &str)] = &[
+        ("grep '^b' f", "b\nba\n"),
+        ("grep 'a$' f", "a\nba\n"),
+        ("grep -n '\\sfoo' f", "3: a foo\n"),
+        ("grep -c '[^a]foo' f", "2\n"),
+        ("grep -x 'b' f", "b\n"),
+        ("grep -in '^A' f", "1:a\n6:ab\n"),
+        ("grep -n '^$' f", "8:\n"),
+        ("grep -v 'o' f | head -2", "a\nb\n"),
+        ("grep -n 'foo' f f | tail -1", "f:7:xfoo\n"),
+        ("grep -o 'fo*' f | sort | uniq -c | tr -s ' '", " 3 foo\n"),
+    ];
+    for (cmd, expect) in cases {
+        let (out, err, _) = run(&[("f", Some(f))], cmd);
+        assert_eq!(out, *expect, "{cmd}: {err}");
+    }
+}
