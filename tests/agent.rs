@@ -510,7 +510,10 @@ async fn the_policy_sets_the_sampling_and_the_tool_call_limit() {
     .await;
     let reqs = server.requests.lock().unwrap();
     let b = &reqs[0].body;
-    assert_eq!((b["temperature"].as_f64(), b["top_p"].as_f64(), b["max_tokens"].as_u64()), (Some(0.3), Some(0.5), Some(777)));
+    assert_eq!(
+        (b["temperature"].as_f64(), b["top_p"].as_f64(), b["max_tokens"].as_u64()),
+        (Some(0.3), Some(0.5), Some(777))
+    );
     assert_eq!(out.tool_calls, 2);
     let ran: Vec<&str> = out
         .events
@@ -548,10 +551,14 @@ async fn rollbacks_are_capped_then_the_reply_is_taken() {
     assert_eq!(server.count(), 7, "five rollbacks, the sixth reply kept, then the summary");
     assert_eq!(out.turns, 1);
     // Every refusal phrase of the protocol is rolled back.
-    for phrase in ["Due to time constraints I stop here.", "I'm sorry, but I can't help.", "I'm sorry, I cannot solve this."] {
-        let (out, server) =
-            run(vec![completion(phrase, "stop"), completion("\\boxed{1}", "stop"), completion("\\boxed{1}", "stop")], |_| {})
-                .await;
+    for phrase in
+        ["Due to time constraints I stop here.", "I'm sorry, but I can't help.", "I'm sorry, I cannot solve this."]
+    {
+        let (out, server) = run(
+            vec![completion(phrase, "stop"), completion("\\boxed{1}", "stop"), completion("\\boxed{1}", "stop")],
+            |_| {},
+        )
+        .await;
         assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Rollback { .. })).count(), 1, "{phrase}");
         assert_eq!(server.count(), 3, "{phrase}");
     }
@@ -614,7 +621,9 @@ async fn the_answer_falls_back_to_the_last_boxed_seen_then_to_the_protocols_text
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_context_guard_formula_at_its_boundary() {
     let unknown = call("nowhere", "nothing", "{}");
-    let script = || vec![completion_usage(&unknown, 2000, 30), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")];
+    let script = || {
+        vec![completion_usage(&unknown, 2000, 30), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")]
+    };
     let (out, _) = run(script(), |c| c.max_output_tokens = 500).await;
     let result = out
         .events
@@ -626,8 +635,11 @@ async fn the_context_guard_formula_at_its_boundary() {
         .unwrap();
     let question = "What is 123456789 * 987654321?";
     let summary = tokens::count(&summary_prompt(question));
-    let estimate = 2000 + 30 + (tokens::count(&result) as f64 * 1.5) as u64 + (summary as f64 * 1.5) as u64 + 500 + 1000;
-    let hit = |o: &Outcome| o.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.context_window_tokens"));
+    let estimate =
+        2000 + 30 + (tokens::count(&result) as f64 * 1.5) as u64 + (summary as f64 * 1.5) as u64 + 500 + 1000;
+    let hit = |o: &Outcome| {
+        o.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.context_window_tokens"))
+    };
     let (out, _) = run(script(), |c| {
         c.max_output_tokens = 500;
         c.context_window_tokens = estimate;
@@ -660,7 +672,11 @@ async fn a_long_result_repeated_is_pointed_to_honestly() {
     let (_, server) = run(steps(), |c| c.keep_tool_results = 1).await;
     let msgs = contents(&server.requests.lock().unwrap()[3].body);
     assert_eq!(msgs[3], OMITTED);
-    assert!(msgs[7].starts_with(&format!("{head}its result was long and has since been omitted to save tokens.")), "{}", msgs[7]);
+    assert!(
+        msgs[7].starts_with(&format!("{head}its result was long and has since been omitted to save tokens.")),
+        "{}",
+        msgs[7]
+    );
     // Still in view: pointed to, not copied.
     let (_, server) = run(steps(), |c| c.keep_tool_results = 5).await;
     let msgs = contents(&server.requests.lock().unwrap()[3].body);

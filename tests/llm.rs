@@ -162,7 +162,10 @@ async fn a_reply_cut_at_max_tokens_is_resampled_then_handed_over() {
     let reply = server.client(|c| c.max_attempts = 10).chat(&ask()).await.unwrap();
     assert_eq!(server.count(), 3);
     assert!(reply.cut && !reply.repetitive, "{reply:?}");
-    assert_eq!((reply.content.as_str(), reply.finish_reason.as_str(), reply.attempts), ("<think>a very long", "length", 3));
+    assert_eq!(
+        (reply.content.as_str(), reply.finish_reason.as_str(), reply.attempts),
+        ("<think>a very long", "length", 3)
+    );
     // A better sample on the way is taken as it is.
     let server = Scripted::start(vec![completion("cut", "length"), completion("whole", "stop")]).await;
     let reply = server.client(|_| {}).chat(&ask()).await.unwrap();

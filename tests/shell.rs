@@ -204,7 +204,8 @@ async fn a_script_imports_its_neighbours_and_sees_them_change() {
     let out = command(&f.session, &sb, "python3 -c 'import helper; print(helper.VALUE)'").await;
     assert_eq!(parse(&out), ("2".into(), 0));
     // The notebook is not affected by what scripts imported.
-    let cell = f.call("tool-python.run_python_code", json!({"code_block": "import sys; 'helper' in sys.modules"})).await;
+    let cell =
+        f.call("tool-python.run_python_code", json!({"code_block": "import sys; 'helper' in sys.modules"})).await;
     assert!(cell.output.contains("[result]\nFalse"), "{}", cell.output);
 }
 

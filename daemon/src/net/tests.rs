@@ -781,7 +781,10 @@ fn a_redirect_hop_to_a_private_address_is_refused_as_private() {
         let err = check_target(&policy(&["*"], false), &Url::parse(url).unwrap(), &via).unwrap_err();
         let NetError::Refused { reason, key, .. } = &err else { panic!("{url}: {err}") };
         assert_eq!(key, "network.allow_private", "{url}");
-        assert!(reason.contains(kind) && reason.ends_with("; it was reached by a redirect from example.org"), "{reason}");
+        assert!(
+            reason.contains(kind) && reason.ends_with("; it was reached by a redirect from example.org"),
+            "{reason}"
+        );
     }
 }
 

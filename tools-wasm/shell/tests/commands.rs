@@ -105,7 +105,6 @@ fn table() {
     }
 }
 
-
 /// Run one command line in a fresh home with files; returns (stdout, stderr, code).
 fn run(files: &[(&str, Option<&str>)], cmd: &str) -> (String, String, i32) {
     let dir = setup(files);
@@ -454,7 +453,8 @@ fn ls_long_format() {
 }
 
 /// GNU du 9.1 (LC_ALL=C) on ext4, 4 KiB blocks, for the files above.
-const DU_EXPECTED: &str = "24K\td\n10000\td/a\n24K\td\n8.0K\td/e\n9.8K\td/a\n12K\td/a\n8.0K\td/e\n20K\ttotal\n10\td/a\n";
+const DU_EXPECTED: &str =
+    "24K\td\n10000\td/a\n24K\td\n8.0K\td/e\n9.8K\td/a\n12K\td/a\n8.0K\td/e\n20K\ttotal\n10\td/a\n";
 
 #[test]
 fn a_cut_download_is_an_error_naming_the_policy_key() {
@@ -462,7 +462,8 @@ fn a_cut_download_is_an_error_naming_the_policy_key() {
     assert!(err.contains("cut off after 1024 bytes") && err.contains("network.max_download_mb"), "{err}");
     assert!(err.contains("'big.bin' is incomplete"), "{err}");
     assert_eq!(code, 0);
-    let (out, err, code) = run(&[], "curl -s https://x.example/big.bin | wc -c; curl -so big.bin https://x.example/big.bin");
+    let (out, err, code) =
+        run(&[], "curl -s https://x.example/big.bin | wc -c; curl -so big.bin https://x.example/big.bin");
     assert_eq!(out.trim(), "1024");
     assert_eq!(code, 63, "{err}");
     assert!(err.contains("curl: (63) Maximum file size exceeded") && err.contains("network.max_download_mb"), "{err}");
