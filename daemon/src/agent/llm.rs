@@ -2,10 +2,12 @@
 //! SGLang, llama.cpp), with the protocol's retry rules.
 //!
 //! Retried, with exponential backoff: transport errors, timeouts, 408/429
-//! and 5xx answers, bodies that are not a chat completion, and replies the
+//! and 5xx answers, and bodies that are not a chat completion. Resampled at
+//! once, up to three times, then handed to the loop marked: replies the
 //! protocol counts as failures (`finish_reason == "length"`, severe
-//! repetition). Not retried: a context-length error (the loop must shrink
-//! the context instead) and other 4xx answers (the request itself is wrong).
+//! repetition), which a greedy model would only repeat. Not retried: a
+//! context-length error (the loop must shrink the context instead) and
+//! other 4xx answers (the request itself is wrong).
 //! Requests in flight per endpoint are capped by a semaphore.
 
 use std::sync::Arc;

@@ -229,8 +229,8 @@ fn query_key(tool: &str, args: &Map<String, Value>) -> Option<String> {
 
 /// What is kept of a result to tell a repeated call: the text when short
 /// enough to quote (see [`repeated_call`]), else nothing (it is not quoted).
-fn cut_for_recall(text: &str) -> String {
-    if text.chars().count() <= RECALL_CHARS { text.to_owned() } else { String::new() }
+fn cut_for_recall(text: &str) -> Option<String> {
+    (text.chars().count() <= RECALL_CHARS).then(|| text.to_owned())
 }
 
 fn cut(mut text: String) -> String {
@@ -244,10 +244,10 @@ fn cut(mut text: String) -> String {
 /// What the model is told instead of running a call again: where the
 /// earlier result is, and the result itself when it is short (keep-K may
 /// have omitted it, and a small model looping on a call rarely scrolls back).
-fn repeated_call(tool: &str, server: &str, turn: u64, result: &str, omitted: bool) -> String {
+fn repeated_call(tool: &str, server: &str, turn: u64, result: Option<&str>, omitted: bool) -> String {
     let head = format!("This exact call ({tool} on {server}, same arguments) was already made in turn {turn}");
     let advice = "Use that result: if it answers the question, give your final answer in \\boxed{}; otherwise call with different arguments.";
-    if !result.is_empty() {
+    if let Some(result) = result {
         format!("{head}, and running it again would only repeat its result:\n{result}\n{advice}")
     } else if omitted {
         format!(
@@ -412,7 +412,7 @@ impl Agent<'_> {
         let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
         // Every call that ran: its turn, its result if short, and the index
         // of the message that holds it.
-        let mut seen_calls: HashMap<String, (u64, String, usize)> = HashMap::new();
+        let mut seen_calls: HashMap<String, (u64, Option<String>, usize)> = HashMap::new();
         // The last call that ran, for the repeat test of stateful tools.
         let mut last_ran: Option<String> = None;
         let summary_tokens = tokens::count(&summary_prompt(&t.question));
@@ -530,7 +530,7 @@ impl Agent<'_> {
                 };
                 if let Some((earlier, result, at)) = repeat {
                     let omitted = self.result_omitted(t, *at);
-                    let message = repeated_call(&tool, &server, *earlier, result, omitted);
+                    let message = repeated_call(&tool, &server, *earlier, result.as_deref(), omitted);
                     self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
                     results.push((id, message));
                     continue;
