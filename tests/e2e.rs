@@ -64,9 +64,21 @@ fn a_real_small_model_answers_with_the_python_tool() {
             "1267650600228229401496703193031",
         ),
     ];
+    // The second question goes through a real daemon (`fathom run` finds
+    // its socket), the first in-process.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let daemon_state = dir.path().join("daemon");
+    std::fs::create_dir_all(&daemon_state).unwrap();
+    let daemon = rt.block_on(common::daemon::Daemon::start(
+        &daemon_state,
+        &[("FATHOM_LLM_BASE_URL", model.base_url.as_str()), ("FATHOM_LLM_MODEL", "qwen0.5b")],
+        &[],
+    ));
     for (i, (question, expected)) in questions.iter().enumerate() {
         let trace_path = dir.path().join(format!("trace-{i}.json"));
+        let socket = if i == 1 { daemon.socket.clone() } else { dir.path().join("no-daemon.sock") };
         let out = Command::new(env!("CARGO_BIN_EXE_fathom"))
+            .env("FATHOM_SERVER_SOCKET", &socket)
             .args(["run", "--json", "--policy", policy.to_str().unwrap(), "--trace", trace_path.to_str().unwrap()])
             .arg(question)
             .env("FATHOM_STATE_DIR", dir.path().join("state"))
@@ -79,6 +91,7 @@ fn a_real_small_model_answers_with_the_python_tool() {
             .unwrap();
         let progress = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "fathom run failed:\n{progress}");
+        assert_eq!(progress.contains("(daemon on"), i == 1, "{progress}");
         let record: Value = serde_json::from_slice(&out.stdout).unwrap();
         let trace: Value = serde_json::from_str(&std::fs::read_to_string(&trace_path).unwrap()).unwrap();
         let steps = trace["step_logs"].as_array().unwrap();

@@ -4,10 +4,15 @@
 
 pub mod agent;
 pub mod caps;
+pub mod client;
+pub mod config;
+pub mod hostfs;
 pub mod net;
 pub mod policy;
 pub mod runtime;
 pub mod scaffold;
+pub mod server;
+pub mod tasks;
 
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use fathom::agent::llm::LlmConfig;
-use fathom::agent::run::ToolFormat;
+use fathom::client::{Client, Progress, event_line};
+use fathom::config::Config;
 use fathom::policy::{Policy, PolicyStore};
 use fathom::runtime::{Runtime, RuntimeOptions, Session, SessionOptions};
 
@@ -20,8 +20,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one research task to its answer (in-process). Progress on stderr,
-    /// the answer alone on stdout.
+    /// Run the daemon: the HTTP API on a Unix socket (and TCP with --listen).
+    Serve {
+        /// The config file (default: $XDG_CONFIG_HOME/fathom/config.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The Unix socket (default: $RUNTIME_DIRECTORY or $XDG_RUNTIME_DIR, /fathom.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+        /// Also serve on TCP at ADDR (e.g. 127.0.0.1:8700); needs server.token.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run one research task to its answer: through the daemon when one
+    /// answers, else in-process. Progress on stderr, the answer alone on stdout.
     Run {
         /// The task, in words.
         question: String,
@@ -45,6 +57,27 @@ enum Command {
     /// Validate and show resource policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// The daemon's tasks, newest first.
+    Tasks {
+        /// Only tasks in this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Print the task records as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task's record.
+    Show { id: String },
+    /// A task's events; with -f, follow them until it ends.
+    Logs {
+        id: String,
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Cancel a queued or running task.
+    Cancel { id: String },
+    /// Continue an interrupted task from its last completed turn.
+    Resume { id: String },
 }
 
 #[derive(Subcommand)]
@@ -112,8 +145,44 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Serve { config, socket, listen } => {
+            let config = Config::load(config.as_deref()).map_err(|e| usage(format!("invalid config: {e}")))?;
+            fathom::server::serve(fathom::server::ServeOptions { config, socket, listen })
+                .await
+                .map_err(|e| Failure(e, 2))
+        }
         Command::Run { question, policy, files, json, trace } => {
-            run_task(&question, &policy, &files, json, trace).await
+            let client = daemon_client()?;
+            if client.ping().await {
+                run_via_daemon(&client, &question, &policy, &files, json, trace).await
+            } else {
+                run_task(&question, &policy, &files, json, trace).await
+            }
+        }
+        Command::Tasks { status, json } => list_tasks(status, json).await,
+        Command::Show { id } => {
+            let v = connected().await?.get(&format!("/v1/tasks/{id}")).await.map_err(daemon_error)?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap());
+            Ok(())
+        }
+        Command::Logs { id, follow } => logs(&id, follow).await,
+        Command::Cancel { id } => {
+            let v = connected()
+                .await?
+                .post(&format!("/v1/tasks/{id}/cancel"), &serde_json::json!({}))
+                .await
+                .map_err(daemon_error)?;
+            println!("{id}: {}", v["status"].as_str().unwrap_or("?"));
+            Ok(())
+        }
+        Command::Resume { id } => {
+            let v = connected()
+                .await?
+                .post(&format!("/v1/tasks/{id}/resume"), &serde_json::json!({}))
+                .await
+                .map_err(daemon_error)?;
+            println!("{id}: {}", v["status"].as_str().unwrap_or("?"));
+            Ok(())
         }
         Command::Tool(ToolCmd::List { json }) => tool_list(json).await,
         Command::Tool(ToolCmd::Call { tool, args, policy, workspace, json }) => {
@@ -238,54 +307,11 @@ async fn tool_install(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The model endpoints from the environment (`interface.md`): the main
-/// model, and the summary model (`FATHOM_SUMMARY_LLM_*`, each variable
-/// defaulting to the main model's).
-fn llm_configs(policy: &Policy) -> Result<(LlmConfig, LlmConfig), Failure> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let base = var("FATHOM_LLM_BASE_URL").ok_or_else(|| {
-        usage("no model server: set FATHOM_LLM_BASE_URL to its OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)")
-    })?;
-    let timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
-    let endpoint = |prefix: &str, fallback: Option<&LlmConfig>| -> Result<LlmConfig, Failure> {
-        let base = var(&format!("{prefix}_BASE_URL"))
-            .or_else(|| fallback.map(|f| f.base_url.clone()))
-            .unwrap_or_else(|| base.clone());
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(usage(format!("{prefix}_BASE_URL={base:?} is not an http(s) URL")));
-        }
-        let model = var(&format!("{prefix}_MODEL"))
-            .or_else(|| fallback.map(|f| f.model.clone()))
-            .unwrap_or_else(|| "default".into());
-        let mut cfg = LlmConfig::new(base, model);
-        cfg.api_key = var(&format!("{prefix}_API_KEY")).or_else(|| fallback.and_then(|f| f.api_key.clone()));
-        cfg.timeout = timeout;
-        Ok(cfg)
-    };
-    let main = endpoint("FATHOM_LLM", None)?;
-    let summary = endpoint("FATHOM_SUMMARY_LLM", Some(&main))?;
-    Ok((main, summary))
-}
-
-/// `FATHOM_TOOL_FORMAT`: `mcp-xml` (default) or `openai`.
-fn tool_format() -> Result<ToolFormat, Failure> {
-    match std::env::var("FATHOM_TOOL_FORMAT") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|e| usage(format!("FATHOM_TOOL_FORMAT: {e}"))),
-        _ => Ok(ToolFormat::McpXml),
-    }
-}
-
 /// An attachment as text for the first message: UTF-8 files as they are;
 /// anything else described, to be uploaded and processed in a sandbox.
 fn attachment_text(path: &Path) -> Result<String, Failure> {
     let bytes = std::fs::read(path).map_err(|e| usage(format!("--file {}: {e}", path.display())))?;
-    Ok(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => format!(
-            "[binary file of {} bytes: not shown here; upload it to a sandbox and read it with Python]",
-            e.as_bytes().len()
-        ),
-    })
+    Ok(fathom::agent::run::attachment_text(bytes))
 }
 
 async fn run_task(
@@ -300,8 +326,9 @@ async fn run_task(
     use std::time::{Instant, SystemTime};
 
     let policy = load_policy(policy_spec)?;
-    let (llm_cfg, _summary_cfg) = llm_configs(&policy)?;
-    let format = tool_format()?;
+    let config = Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
+    let (llm_cfg, _summary_cfg) = config.llm_configs(&policy).map_err(usage)?;
+    let format = config.tool_format().map_err(usage)?;
     let llm = fathom::agent::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
     let rt = runtime().await?;
     let id = format!("task-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -326,27 +353,11 @@ async fn run_task(
     let started = Instant::now();
     let created_at = SystemTime::now();
     let events: std::sync::Mutex<Vec<(SystemTime, Event)>> = std::sync::Mutex::default();
-    let show = |s: &str, n: usize| -> String {
-        let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one.chars().count() > n { format!("{}…", one.chars().take(n).collect::<String>()) } else { one }
-    };
+    let shown = Progress::new();
     let progress = |e: &Event| {
-        let t = started.elapsed().as_secs_f64();
-        let line = match e {
-            Event::Turn { turn } => format!("turn {turn}"),
-            Event::Rollback { reason, .. } => format!("  reply rolled back ({reason})"),
-            Event::ToolCall { server, tool, arguments, .. } => {
-                format!("  -> {server}.{tool} {}", show(&arguments.to_string(), 90))
-            }
-            Event::ToolResult { ok, output, .. } => {
-                format!("  <- {} {}", if *ok { "ok" } else { "failed" }, show(output, 90))
-            }
-            Event::Intervention { message, .. } => format!("  !! {}", show(message, 110)),
-            Event::Limit { message, .. } => format!("  limit: {message}"),
-            Event::Answer { answer } => format!("answer: {}", show(answer, 110)),
-            Event::Error { message } => format!("error: {message}"),
-        };
-        eprintln!("[{t:7.1}s] {line}");
+        if let Some(line) = event_line(&serde_json::to_value(e).unwrap_or_default()) {
+            shown.line(&format!("[{:7.1}s] {line}", started.elapsed().as_secs_f64()));
+        }
         events.lock().unwrap().push((SystemTime::now(), e.clone()));
     };
     let mut config = AgentConfig::from_policy(&policy);
@@ -354,6 +365,7 @@ async fn run_task(
     let agent = Agent { llm: &llm, session: &session, config, on_event: Some(&progress) };
     let date = humantime::format_rfc3339(SystemTime::now()).to_string()[..10].to_owned();
     let outcome = agent.run_with_files(&id, question, &attached, &date).await;
+    shown.done();
     let events = events.into_inner().unwrap();
     let finished = Finished {
         id: &id,
@@ -361,7 +373,9 @@ async fn run_task(
         policy: &policy.name,
         file_names: &names,
         created_at,
+        started_at: created_at,
         finished_at: SystemTime::now(),
+        status: None,
         outcome: &outcome,
         events: &events,
     };
@@ -381,5 +395,127 @@ async fn run_task(
             Ok(())
         }
         Some(e) => Err(Failure(format!("the task failed: {e}"), 1)),
+    }
+}
+
+/// The daemon's socket: `FATHOM_SERVER_SOCKET`, the config's, or the default.
+fn daemon_client() -> Result<Client, Failure> {
+    let config = Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
+    let socket = config.server.socket.clone().unwrap_or_else(fathom::config::default_socket);
+    Ok(Client::new(&socket))
+}
+
+/// A client of a daemon that answers, or the error saying none does.
+async fn connected() -> Result<Client, Failure> {
+    let client = daemon_client()?;
+    if !client.ping().await {
+        return Err(Failure(
+            format!(
+                "no daemon answers on {}: start one with `fathom serve` (or set FATHOM_SERVER_SOCKET)",
+                client.socket().display()
+            ),
+            2,
+        ));
+    }
+    Ok(client)
+}
+
+fn daemon_error(e: fathom::client::ClientError) -> Failure {
+    let code = if e.status.is_some_and(|s| (400..500).contains(&s)) { 2 } else { 1 };
+    Failure(format!("the daemon refused: {e}"), code)
+}
+
+async fn list_tasks(status: Option<String>, json: bool) -> Result<(), Failure> {
+    let client = connected().await?;
+    let path = match &status {
+        Some(s) => format!("/v1/tasks?status={s}"),
+        None => "/v1/tasks".to_owned(),
+    };
+    let v = client.get(&path).await.map_err(daemon_error)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v["tasks"]).unwrap());
+        return Ok(());
+    }
+    println!("{:<22} {:<12} {:>5} {:>5}  {}", "ID", "STATUS", "TURNS", "CALLS", "QUESTION");
+    for t in v["tasks"].as_array().into_iter().flatten() {
+        println!(
+            "{:<22} {:<12} {:>5} {:>5}  {}",
+            t["id"].as_str().unwrap_or(""),
+            t["status"].as_str().unwrap_or(""),
+            t["turns"],
+            t["tool_calls"],
+            fathom::client::short(t["question"].as_str().unwrap_or(""), 60)
+        );
+    }
+    Ok(())
+}
+
+async fn logs(id: &str, follow: bool) -> Result<(), Failure> {
+    let client = connected().await?;
+    let print = |e: &serde_json::Value| {
+        if let Some(line) = event_line(e) {
+            println!("{:>5} {} {line}", e["seq"], e["at"].as_str().unwrap_or(""));
+        }
+    };
+    client.follow(id, 0, follow, print).await.map_err(daemon_error)
+}
+
+/// `fathom run` through the daemon: the same output contract as in-process.
+async fn run_via_daemon(
+    client: &Client,
+    question: &str,
+    policy: &str,
+    files: &[PathBuf],
+    json: bool,
+    trace: Option<PathBuf>,
+) -> Result<(), Failure> {
+    // A policy file is sent inline: the daemon does not read client paths.
+    let policy_value = if policy.contains('/') || policy.ends_with(".toml") {
+        load_policy(policy)?;
+        let text = std::fs::read_to_string(policy).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
+        serde_json::to_value(table).map_err(|e| usage(e.to_string()))?
+    } else {
+        serde_json::Value::String(policy.to_owned())
+    };
+    let mut ids = Vec::new();
+    for f in files {
+        ids.push(client.upload(f).await.map_err(daemon_error)?);
+    }
+    let body = serde_json::json!({"question": question, "policy": policy_value, "files": ids});
+    let task = client.post("/v1/tasks", &body).await.map_err(daemon_error)?;
+    let id = task["id"].as_str().unwrap_or_default().to_owned();
+    let shown = Progress::new();
+    shown.line(&format!("task {id} (daemon on {})", client.socket().display()));
+    let started = std::time::Instant::now();
+    client
+        .follow(&id, 0, true, |e| {
+            if let Some(line) = event_line(e) {
+                shown.line(&format!("[{:7.1}s] {line}", started.elapsed().as_secs_f64()));
+            }
+        })
+        .await
+        .map_err(daemon_error)?;
+    shown.done();
+    let record = client.get(&format!("/v1/tasks/{id}")).await.map_err(daemon_error)?;
+    if let Some(path) = trace {
+        let t = client.get(&format!("/v1/tasks/{id}/trace")).await.map_err(daemon_error)?;
+        std::fs::write(&path, serde_json::to_string_pretty(&t).unwrap())
+            .map_err(|e| Failure(format!("cannot write the trace {}: {e}", path.display()), 1))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&record).unwrap());
+    }
+    match record["status"].as_str() {
+        Some("succeeded") => {
+            if !json {
+                println!("{}", record["answer"].as_str().unwrap_or(""));
+            }
+            Ok(())
+        }
+        other => Err(Failure(
+            format!("the task {}: {}", other.unwrap_or("ended"), record["error"].as_str().unwrap_or("no answer")),
+            1,
+        )),
     }
 }

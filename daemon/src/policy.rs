@@ -455,8 +455,19 @@ impl PolicyStore {
 
     /// Load `spec`, which is a policy name or a path to a `.toml` file.
     pub fn load(&self, spec: &str) -> Result<Policy, Vec<PolicyError>> {
+        self.load_chain(spec.to_owned(), None)
+    }
+
+    /// Load a policy given as TOML text (an API request's inline policy,
+    /// converted); `source` names it in errors. Its `extends` may name a
+    /// policy, not a file.
+    pub fn load_text(&self, source: &str, text: &str) -> Result<Policy, Vec<PolicyError>> {
+        self.load_chain(source.to_owned(), Some(text.to_owned()))
+    }
+
+    fn load_chain(&self, spec: String, mut first_text: Option<String>) -> Result<Policy, Vec<PolicyError>> {
         let mut chain = Vec::new();
-        let mut next = Some(spec.to_owned());
+        let mut next = Some(spec);
         let mut relative_to: Option<PathBuf> = None;
         while let Some(spec) = next.take() {
             if chain.len() >= MAX_EXTENDS_DEPTH {
@@ -467,7 +478,10 @@ impl PolicyStore {
                     message: format!("`extends` chains more than {MAX_EXTENDS_DEPTH} deep; is there a cycle?"),
                 }]);
             }
-            let (source, text) = self.read(&spec, relative_to.as_deref())?;
+            let (source, text) = match first_text.take() {
+                Some(text) => (spec, text),
+                None => self.read(&spec, relative_to.as_deref())?,
+            };
             if chain.iter().any(|(s, _, _): &(String, String, PolicyFile)| *s == source) {
                 return Err(vec![PolicyError {
                     source,

@@ -2,6 +2,7 @@
 //! `tools-wasm/`, a real runtime, real sandboxes.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod scripted;
 pub mod web;
 

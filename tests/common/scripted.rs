@@ -80,10 +80,22 @@ pub struct Scripted {
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     active: Arc<AtomicUsize>,
     pub peak: Arc<AtomicUsize>,
+    /// Answers every request once the script is exhausted.
+    responder: Option<Arc<dyn Fn(&Value) -> Step + Send + Sync>>,
 }
 
 impl Scripted {
     pub async fn start(steps: Vec<Step>) -> Scripted {
+        Self::start_with(steps, None).await
+    }
+
+    /// A server that answers every request with `f(request body)`: one
+    /// model for many concurrent conversations.
+    pub async fn responder(f: impl Fn(&Value) -> Step + Send + Sync + 'static) -> Scripted {
+        Self::start_with(Vec::new(), Some(Arc::new(f))).await
+    }
+
+    async fn start_with(steps: Vec<Step>, responder: Option<Arc<dyn Fn(&Value) -> Step + Send + Sync>>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let s = Scripted {
             url: format!("http://{}/v1", listener.local_addr().unwrap()),
@@ -91,6 +103,7 @@ impl Scripted {
             requests: Arc::default(),
             active: Arc::default(),
             peak: Arc::default(),
+            responder,
         };
         let server = s.clone();
         tokio::spawn(async move {
@@ -132,11 +145,21 @@ impl Scripted {
             }
             buf.extend_from_slice(&chunk[..n]);
         }
-        let body = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or(Value::Null);
-        self.requests.lock().unwrap().push(Recorded { headers, body });
+        let body: Value = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or(Value::Null);
+        if self.responder.is_none() {
+            self.requests.lock().unwrap().push(Recorded { headers, body: body.clone() });
+        } else {
+            // Many conversations at once: keep the count, not every body.
+            self.requests.lock().unwrap().push(Recorded { headers: Vec::new(), body: Value::Null });
+        }
         let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
-        let step = self.script.lock().unwrap().pop_front().unwrap_or_else(|| completion("script exhausted", "stop"));
+        let next = self.script.lock().unwrap().pop_front();
+        let step = match (next, &self.responder) {
+            (Some(step), _) => step,
+            (None, Some(f)) => f(&body),
+            (None, None) => completion("script exhausted", "stop"),
+        };
         let step = match step {
             Step::Compute(f) => completion(&f(&self.requests.lock().unwrap().last().unwrap().body), "stop"),
             Step::ComputeStep(f) => f(&self.requests.lock().unwrap().last().unwrap().body),

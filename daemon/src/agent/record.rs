@@ -19,7 +19,10 @@ pub struct Finished<'a> {
     pub policy: &'a str,
     pub file_names: &'a [String],
     pub created_at: SystemTime,
+    pub started_at: SystemTime,
     pub finished_at: SystemTime,
+    /// `succeeded|failed|cancelled|interrupted`; `None`: from the outcome.
+    pub status: Option<&'a str>,
     /// The outcome; a failed task's keeps its conversation up to the error.
     pub outcome: &'a Outcome,
     /// Every event with the time it happened.
@@ -27,14 +30,14 @@ pub struct Finished<'a> {
 }
 
 impl Finished<'_> {
-    fn status(&self) -> &'static str {
-        if self.outcome.error.is_none() { "succeeded" } else { "failed" }
+    fn status(&self) -> &str {
+        self.status.unwrap_or(if self.outcome.error.is_none() { "succeeded" } else { "failed" })
     }
 
     /// `{id, status, question, policy, answer, turns, tool_calls, usage, error, created_at, started_at, finished_at}`
     pub fn task_record(&self) -> Value {
         let o = self.outcome;
-        let answer = if o.error.is_none() { json!(o.answer) } else { Value::Null };
+        let answer = if self.status() == "succeeded" { json!(o.answer) } else { Value::Null };
         json!({
             "id": self.id,
             "status": self.status(),
@@ -46,7 +49,7 @@ impl Finished<'_> {
             "usage": o.usage,
             "error": o.error,
             "created_at": timestamp(self.created_at),
-            "started_at": timestamp(self.created_at),
+            "started_at": timestamp(self.started_at),
             "finished_at": timestamp(self.finished_at),
         })
     }
@@ -60,6 +63,9 @@ impl Finished<'_> {
                 let meta = serde_json::to_value(e).unwrap_or(Value::Null);
                 let (name, message, level) = match e {
                     Event::Turn { turn } => ("turn", format!("turn {turn}"), "info"),
+                    Event::Assistant { summary, .. } => {
+                        ("assistant", if *summary { "final summary" } else { "model reply" }.to_owned(), "info")
+                    }
                     Event::Rollback { reason, .. } => ("rollback", format!("reply rolled back: {reason}"), "warning"),
                     Event::ToolCall { server, tool, .. } => ("tool_call", format!("{server}.{tool}"), "info"),
                     Event::ToolResult { server, tool, ok, .. } => {
@@ -87,9 +93,13 @@ impl Finished<'_> {
         // Messages as the model produced them (OpenAI mode: with their
         // `tool_calls` / `tool_call_id`), the system prompt apart.
         let history: Vec<Value> = o.messages.iter().skip(1).map(|m| json!(m)).collect();
-        let answer = if o.error.is_none() { json!(o.answer) } else { Value::Null };
+        let answer = if self.status() == "succeeded" { json!(o.answer) } else { Value::Null };
+        let status = match self.status() {
+            "succeeded" => "success",
+            other => other,
+        };
         json!({
-            "status": if o.error.is_none() { "success" } else { "failed" },
+            "status": status,
             "start_time": timestamp(self.created_at),
             "end_time": timestamp(self.finished_at),
             "task_id": self.id,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
@@ -19,7 +19,33 @@ use super::protocol::{
     parse_tool_calls, system_prompt, system_prompt_native, through_last_call,
 };
 use super::tokens;
-use crate::runtime::Session;
+use crate::runtime::{CallOutcome, Session, ToolInfo};
+
+/// What the loop needs of the tools: their descriptions and a way to call
+/// them. The runtime's [`Session`] is one; the loop knows no other detail
+/// of it, so a service can wrap, meter or replace it.
+#[async_trait::async_trait]
+pub trait ToolExecutor: Send + Sync {
+    /// The tools this task may call.
+    fn tools(&self) -> Vec<ToolInfo>;
+    /// Call `server.tool` with `arguments` (JSON text); never fails, every
+    /// problem is in the outcome.
+    async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome;
+}
+
+#[async_trait::async_trait]
+impl ToolExecutor for Session {
+    fn tools(&self) -> Vec<ToolInfo> {
+        Session::tools(self)
+    }
+    async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+        Session::call(self, server, tool, arguments).await
+    }
+}
+
+/// Told to the model when a task resumes in fresh sandboxes.
+pub const SANDBOXES_LOST: &str = "Note: this task was interrupted and has resumed; its sandboxes were lost with \
+everything in them (files, variables, installed state). Create a new sandbox and redo any setup you still need.";
 
 /// The exact text that replaces old tool results (keep-K).
 pub const OMITTED: &str = "Tool result is omitted to save tokens.";
@@ -47,7 +73,7 @@ pub fn cut_reply(max_tokens: u64) -> String {
 }
 
 /// How tools are offered to the model and how it calls them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ToolFormat {
     /// The MiroThinker `<use_mcp_tool>` text protocol (`"tools": []`).
@@ -107,11 +133,19 @@ impl AgentConfig {
 }
 
 /// One step of the trajectory, as it happens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Turn {
         turn: u64,
+    },
+    /// The model's reply as kept in the conversation (the final summary's
+    /// too, with `summary`), so a trace can be rebuilt from events alone.
+    Assistant {
+        turn: u64,
+        content: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        summary: bool,
     },
     Rollback {
         turn: u64,
@@ -287,33 +321,134 @@ struct Call {
     call: ToolCall,
 }
 
-/// Everything one task accumulates.
-struct Task {
-    id: String,
-    question: String,
-    messages: Vec<Message>,
+/// Everything one task accumulates: what a service checkpoints after each
+/// turn and continues from ([`Agent::drive`]). Serialisable; what is not
+/// (the deadline, the native tool list) is rebuilt when a run starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskState {
+    pub id: String,
+    pub question: String,
+    pub system_prompt: String,
+    pub tool_format: ToolFormat,
+    pub messages: Vec<Message>,
+    pub usage: Usage,
+    pub turns: u64,
+    #[serde(rename = "tool_calls")]
+    pub calls: u64,
+    pub last_boxed: Option<String>,
+    /// Consecutive rollbacks so far.
+    pub rollbacks: u32,
+    /// Search-like queries already made (`tool \0 key`), with their turn.
+    pub seen_queries: HashMap<String, u64>,
+    /// Every call that ran: its turn, its result if short, and the index
+    /// of the message that holds it.
+    pub seen_calls: HashMap<String, (u64, Option<String>, usize)>,
+    /// The last call that ran, for the repeat test of stateful tools.
+    pub last_ran: Option<String>,
+    /// Every limit hit: (policy key, message).
+    pub limits: Vec<(String, String)>,
+    /// Seconds spent running in earlier runs (before a resume), counted
+    /// against the task's time limit.
+    pub active_secs: f64,
+    /// This run's events (a service keeps all of them elsewhere).
+    #[serde(skip)]
     events: Vec<Event>,
-    usage: Usage,
-    turns: u64,
-    calls: u64,
-    last_boxed: Option<String>,
+    #[serde(skip)]
     deadline: Option<Instant>,
+    /// When this run started, and `active_secs` then.
+    #[serde(skip)]
+    clock: Option<(Instant, f64)>,
     /// OpenAI mode: the `tools` field and the names it uses.
+    #[serde(skip)]
     native: Option<(Vec<Value>, HashMap<String, (String, String)>)>,
+}
+
+/// An attachment as text for the first message: UTF-8 files as they are;
+/// anything else described, to be uploaded and processed in a sandbox.
+pub fn attachment_text(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => format!(
+            "[binary file of {} bytes: not shown here; upload it to a sandbox and read it with Python]",
+            e.as_bytes().len()
+        ),
+    }
+}
+
+impl TaskState {
+    /// The state of a task that never got to its first turn.
+    pub fn empty(id: &str, question: &str) -> TaskState {
+        TaskState {
+            id: id.to_owned(),
+            question: question.to_owned(),
+            system_prompt: String::new(),
+            tool_format: ToolFormat::McpXml,
+            messages: Vec::new(),
+            usage: Usage::default(),
+            turns: 0,
+            calls: 0,
+            last_boxed: None,
+            rollbacks: 0,
+            seen_queries: HashMap::new(),
+            seen_calls: HashMap::new(),
+            last_ran: None,
+            limits: Vec::new(),
+            active_secs: 0.0,
+            events: Vec::new(),
+            deadline: None,
+            clock: None,
+            native: None,
+        }
+    }
+
+    /// Tell the model, before the next turn, that its sandboxes are gone.
+    pub fn note_sandboxes_lost(&mut self) {
+        let long = self.messages.len() > 2;
+        match self.messages.last_mut() {
+            Some(m) if m.role == "user" && long => {
+                m.content.push_str("\n\n");
+                m.content.push_str(SANDBOXES_LOST);
+            }
+            _ => self.messages.push(Message::new("user", SANDBOXES_LOST)),
+        }
+    }
+
+    /// The outcome of a task stopped here (cancelled, interrupted): its
+    /// conversation so far and the last `\boxed{}` it gave, if any.
+    pub fn into_outcome(self, error: Option<String>) -> Outcome {
+        let (answer, boxed) = match self.last_boxed {
+            Some(a) => (a, true),
+            None => (NO_BOXED.to_owned(), false),
+        };
+        Outcome {
+            answer,
+            boxed,
+            messages: self.messages,
+            system_prompt: self.system_prompt,
+            turns: self.turns,
+            tool_calls: self.calls,
+            usage: self.usage,
+            events: self.events,
+            error,
+        }
+    }
 }
 
 pub struct Agent<'a> {
     pub llm: &'a LlmClient,
-    pub session: &'a Session,
+    pub session: &'a dyn ToolExecutor,
     pub config: AgentConfig,
     /// Called with every event as it happens (live progress).
     pub on_event: Option<&'a (dyn Fn(&Event) + Send + Sync)>,
 }
 
 impl Agent<'_> {
-    fn emit(&self, t: &mut Task, e: Event) {
+    fn emit(&self, t: &mut TaskState, e: Event) {
         if let Some(f) = self.on_event {
             f(&e);
+        }
+        if let Event::Limit { key, message } = &e {
+            t.limits.push((key.clone(), message.clone()));
         }
         t.events.push(e);
     }
@@ -333,14 +468,17 @@ impl Agent<'_> {
         files: &[(String, String)],
         date: &str,
     ) -> Outcome {
+        let state = self.start(task_id, question, files, date);
+        self.drive(state, &mut |_| {}).await
+    }
+
+    /// A new task's state: the system prompt and the first message.
+    pub fn start(&self, task_id: &str, question: &str, files: &[(String, String)], date: &str) -> TaskState {
         let cfg = &self.config;
         let tools = self.session.tools();
-        let (prompt, native) = match cfg.tool_format {
-            ToolFormat::McpXml => (system_prompt(&tools, date), None),
-            ToolFormat::Openai => {
-                let names = tools.iter().map(|t| (native_name(&t.server, &t.name), (t.server.clone(), t.name.clone())));
-                (system_prompt_native(date), Some((native_tools(&tools), names.collect())))
-            }
+        let prompt = match cfg.tool_format {
+            ToolFormat::McpXml => system_prompt(&tools, date),
+            ToolFormat::Openai => system_prompt_native(date),
         };
         let mut first = format!("{question}\n{BOXED_INSTRUCTION}");
         for (path, full) in files {
@@ -353,19 +491,30 @@ impl Agent<'_> {
                  sandbox tools, first upload it with upload_file_from_local_to_sandbox (local_file_path: {path}).\n\n{text}"
             ));
         }
-        let mut t = Task {
-            id: task_id.to_owned(),
-            question: question.to_owned(),
-            messages: vec![Message::new("system", prompt.clone()), Message::new("user", first)],
-            events: Vec::new(),
-            usage: Usage::default(),
-            turns: 0,
-            calls: 0,
-            last_boxed: None,
-            deadline: cfg.task_timeout.map(|d| Instant::now() + d),
-            native,
-        };
-        let mut error = match self.turns(&mut t).await {
+        TaskState {
+            system_prompt: prompt.clone(),
+            tool_format: cfg.tool_format,
+            messages: vec![Message::new("system", prompt), Message::new("user", first)],
+            ..TaskState::empty(task_id, question)
+        }
+    }
+
+    /// Run a task from `state` (new, or checkpointed by an earlier run) to
+    /// its answer. `checkpoint` is given the state after every completed
+    /// turn: what a service saves, so that a crash loses at most the turn
+    /// in flight.
+    pub async fn drive(&self, mut t: TaskState, checkpoint: &mut (dyn FnMut(&TaskState) + Send)) -> Outcome {
+        let cfg = &self.config;
+        if t.tool_format == ToolFormat::Openai {
+            let tools = self.session.tools();
+            let names = tools.iter().map(|t| (native_name(&t.server, &t.name), (t.server.clone(), t.name.clone())));
+            t.native = Some((native_tools(&tools), names.collect()));
+        }
+        let now = Instant::now();
+        t.clock = Some((now, t.active_secs));
+        t.deadline = cfg.task_timeout.map(|d| now + d.saturating_sub(Duration::from_secs_f64(t.active_secs)));
+        let prompt = t.system_prompt.clone();
+        let mut error = match self.turns(&mut t, checkpoint).await {
             Ok(()) => None,
             Err(Stop::Context(why)) => {
                 let message = format!(
@@ -406,17 +555,16 @@ impl Agent<'_> {
     }
 
     /// The turns, until the model stops calling tools or a limit ends them.
-    async fn turns(&self, t: &mut Task) -> Result<(), Stop> {
+    async fn turns(&self, t: &mut TaskState, checkpoint: &mut (dyn FnMut(&TaskState) + Send)) -> Result<(), Stop> {
         let cfg = &self.config;
-        let mut rollbacks = 0u32;
-        let mut seen_queries: HashMap<(String, String), u64> = HashMap::new();
-        // Every call that ran: its turn, its result if short, and the index
-        // of the message that holds it.
-        let mut seen_calls: HashMap<String, (u64, Option<String>, usize)> = HashMap::new();
-        // The last call that ran, for the repeat test of stateful tools.
-        let mut last_ran: Option<String> = None;
         let summary_tokens = tokens::count(&summary_prompt(&t.question));
         loop {
+            // Every pass ends a model request and whatever it led to: the
+            // state here is whole, and worth saving.
+            if let Some((started, base)) = t.clock {
+                t.active_secs = base + started.elapsed().as_secs_f64();
+            }
+            checkpoint(t);
             if t.turns >= cfg.max_turns {
                 let message = format!(
                     "the task used all {} model turns (agent.max_turns); the model is asked for its final answer",
@@ -432,13 +580,13 @@ impl Agent<'_> {
             // below, not rolled back: resampling gives the same cut.
             let cut_short = reply.cut && calls.is_empty() && !reply.repetitive;
             let malformed = t.native.is_none() && calls.is_empty() && has_tool_tags(&reply.content) && !cut_short;
-            if (malformed || is_refusal(&reply.content)) && rollbacks < cfg.max_rollbacks {
-                rollbacks += 1;
+            if (malformed || is_refusal(&reply.content)) && t.rollbacks < cfg.max_rollbacks {
+                t.rollbacks += 1;
                 let reason = if malformed { "tool-call tags that do not parse" } else { "a refusal" };
                 self.emit(t, Event::Rollback { turn: t.turns + 1, reason: reason.into() });
                 continue;
             }
-            rollbacks = 0;
+            t.rollbacks = 0;
             t.turns += 1;
             let turn = t.turns;
             self.emit(t, Event::Turn { turn });
@@ -446,6 +594,8 @@ impl Agent<'_> {
             if t.native.is_none() && !calls.is_empty() {
                 reply.content = through_last_call(&reply.content).to_owned();
             }
+            let content = if reply.repetitive { cut_repetition(&reply.content) } else { reply.content.clone() };
+            self.emit(t, Event::Assistant { turn, content, summary: false });
             if let Some(b) = extract_boxed(&reply.content) {
                 t.last_boxed = Some(b);
             }
@@ -503,9 +653,9 @@ impl Agent<'_> {
                     t,
                     Event::ToolCall { turn, server: server.clone(), tool: tool.clone(), arguments: args.clone() },
                 );
-                if let Some(k) = query_key(&tool, &call.arguments).map(|key| (tool.clone(), key)) {
-                    let key = &k.1;
-                    if seen_queries.contains_key(&k) {
+                if let Some(key) = query_key(&tool, &call.arguments) {
+                    let k = format!("{tool}\u{0}{key}");
+                    if t.seen_queries.contains_key(&k) {
                         let message = format!(
                             "The query '{tool}_{key}' has already been used in previous {tool}. Please try a different query or keyword."
                         );
@@ -516,7 +666,7 @@ impl Agent<'_> {
                         results.push((id, message));
                         continue;
                     }
-                    seen_queries.insert(k.clone(), turn);
+                    t.seen_queries.insert(k, turn);
                 }
                 let fingerprint = format!("{server}\u{0}{tool}\u{0}{args}");
                 // Python cells and shell commands legitimately repeat (state
@@ -524,18 +674,18 @@ impl Agent<'_> {
                 let repeatable = matches!(tool.as_str(), "run_python_code" | "run_command" | "create_sandbox");
                 // A stateful call may be repeated after other calls (state
                 // changed in between); the same call straight again is a loop.
-                let repeat = match seen_calls.get(&fingerprint) {
-                    Some(earlier) if !repeatable || last_ran.as_ref() == Some(&fingerprint) => Some(earlier),
+                let repeat = match t.seen_calls.get(&fingerprint) {
+                    Some(earlier) if !repeatable || t.last_ran.as_ref() == Some(&fingerprint) => Some(earlier.clone()),
                     _ => None,
                 };
                 if let Some((earlier, result, at)) = repeat {
-                    let omitted = self.result_omitted(t, *at);
-                    let message = repeated_call(&tool, &server, *earlier, result.as_deref(), omitted);
+                    let omitted = self.result_omitted(t, at);
+                    let message = repeated_call(&tool, &server, earlier, result.as_deref(), omitted);
                     self.emit(t, Event::Intervention { turn, kind: "repeated_call".into(), message: message.clone() });
                     results.push((id, message));
                     continue;
                 }
-                last_ran = Some(fingerprint.clone());
+                t.last_ran = Some(fingerprint.clone());
                 let (text, ok, wall_ms) = if call.unparsed {
                     let e = format!("the arguments are not valid JSON: {}", call.arguments["raw"]);
                     (format!("Tool call to {tool} on {server} failed. Error: {e}"), false, 0.0)
@@ -566,7 +716,7 @@ impl Agent<'_> {
                 // Where push_results will put this result: one message per
                 // turn in the text protocol, one per call natively.
                 let at = t.messages.len() + if t.native.is_some() { results.len() } else { 0 };
-                seen_calls.insert(fingerprint, (turn, cut_for_recall(&text), at));
+                t.seen_calls.insert(fingerprint, (turn, cut_for_recall(&text), at));
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
             }
@@ -601,7 +751,7 @@ impl Agent<'_> {
     }
 
     /// The final summary step; the answer from its last `\boxed{}`.
-    async fn summarize(&self, t: &mut Task) -> Result<Option<String>, String> {
+    async fn summarize(&self, t: &mut TaskState) -> Result<Option<String>, String> {
         // A trailing tool result gives way to the summary prompt (text
         // protocol). OpenAI `tool` messages must stay: each answers a call.
         if t.native.is_none() && t.messages.len() > 2 && t.messages.last().is_some_and(|m| m.role == "user") {
@@ -612,6 +762,8 @@ impl Agent<'_> {
             match self.ask(t, Some("none")).await {
                 Ok(reply) => {
                     t.messages.push(Message::new("assistant", reply.content.clone()));
+                    let turn = t.turns;
+                    self.emit(t, Event::Assistant { turn, content: reply.content.clone(), summary: true });
                     return Ok(extract_boxed(&reply.content));
                 }
                 // Still too long: give up turns from the end, keeping the task.
@@ -629,7 +781,7 @@ impl Agent<'_> {
     }
 
     /// One model call with the task's conversation as the protocol shows it.
-    async fn ask(&self, t: &mut Task, tool_choice: Option<&'static str>) -> Result<ChatReply, Stop> {
+    async fn ask(&self, t: &mut TaskState, tool_choice: Option<&'static str>) -> Result<ChatReply, Stop> {
         self.check_deadline(t)?;
         let request = ChatRequest {
             messages: self.visible(&t.messages),
@@ -662,14 +814,14 @@ impl Agent<'_> {
         }
     }
 
-    fn check_deadline(&self, t: &mut Task) -> Result<(), Stop> {
+    fn check_deadline(&self, t: &mut TaskState) -> Result<(), Stop> {
         match t.deadline {
             Some(d) if Instant::now() >= d => Err(self.timed_out(t)),
             _ => Ok(()),
         }
     }
 
-    fn timed_out(&self, t: &mut Task) -> Stop {
+    fn timed_out(&self, t: &mut TaskState) -> Stop {
         let secs = self.config.task_timeout.unwrap_or_default().as_secs_f64();
         let message = format!("the task ran past its time limit of {secs} s (agent.task_timeout_secs)");
         self.emit(t, Event::Limit { key: "agent.task_timeout_secs".into(), message: message.clone() });
@@ -677,7 +829,7 @@ impl Agent<'_> {
     }
 
     /// Whether keep-K now hides the result held by message `at`.
-    fn result_omitted(&self, t: &Task, at: usize) -> bool {
+    fn result_omitted(&self, t: &TaskState, at: usize) -> bool {
         self.visible(&t.messages).get(at).is_some_and(|m| m.content == OMITTED)
     }
 
@@ -690,7 +842,7 @@ impl Agent<'_> {
 
     /// The calls of a reply: `<use_mcp_tool>` blocks, or native calls
     /// resolved to (server, tool) by their function name.
-    fn calls_of(&self, t: &Task, reply: &ChatReply) -> Vec<Call> {
+    fn calls_of(&self, t: &TaskState, reply: &ChatReply) -> Vec<Call> {
         let Some((_, names)) = &t.native else {
             return parse_tool_calls(&reply.content).into_iter().map(|call| Call { id: None, call }).collect();
         };
@@ -726,7 +878,7 @@ impl Agent<'_> {
 
     /// A turn's results: one `user` message (text protocol) or one `tool`
     /// message per call (OpenAI mode).
-    fn push_results(&self, t: &mut Task, results: Vec<(Option<String>, String)>) {
+    fn push_results(&self, t: &mut TaskState, results: Vec<(Option<String>, String)>) {
         if t.native.is_some() && results.iter().all(|(id, _)| id.is_some()) {
             for (id, text) in results {
                 let mut m = Message::new("tool", text);

@@ -43,8 +43,9 @@ pub struct Deadline;
 impl Capability for Deadline {
     fn attach(&self, _: &Policy, store: &mut Store<HostState>) {
         store.epoch_deadline_callback(|ctx| {
-            let due = ctx.data().meters.deadline;
-            if due.is_some_and(|d| Instant::now() >= d) {
+            let meters = &ctx.data().meters;
+            let cancelled = meters.cancel.load(std::sync::atomic::Ordering::Relaxed);
+            if cancelled || meters.deadline.is_some_and(|d| Instant::now() >= d) {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -58,7 +59,10 @@ impl Capability for Deadline {
         Ok(())
     }
 
-    fn diagnose(&self, policy: &Policy, _: &Store<HostState>, error: &wasmtime::Error) -> Option<LimitHit> {
+    fn diagnose(&self, policy: &Policy, store: &Store<HostState>, error: &wasmtime::Error) -> Option<LimitHit> {
+        if store.data().meters.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return None; // a cancelled call is not a limit (see `Session::cancel`)
+        }
         let hit = error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) || error.is::<HostTimeout>();
         hit.then(|| LimitHit {
             key: "sandbox.call_timeout_secs",

@@ -30,6 +30,7 @@ pub struct Grant<'a> {
     pub meters: &'a mut Meters,
     pub mounts: &'a filesystem::Mounts,
     pub network: &'a mut Option<std::sync::Arc<crate::net::NetPolicy>>,
+    pub extras: &'a crate::runtime::InstanceExtras,
 }
 
 /// A limit that stopped a call.

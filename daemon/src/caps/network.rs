@@ -28,14 +28,15 @@ impl Capability for Network {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
-        *grant.network = Some(Arc::new(net_policy(policy)));
+        *grant.network = Some(Arc::new(net_policy(policy, grant.extras.secrets.as_deref())));
         Ok(())
     }
 }
 
-/// The instance's network rules. Secrets are read from the daemon's
-/// environment now, so a tool never learns whether one is set.
-pub fn net_policy(policy: &Policy) -> NetPolicy {
+/// The instance's network rules. Secret values come from the operator's
+/// config (`values`), else from the process environment; they are read now,
+/// so a tool never learns whether one is set.
+pub fn net_policy(policy: &Policy, values: Option<&std::collections::BTreeMap<String, String>>) -> NetPolicy {
     NetPolicy {
         allow_hosts: policy.network.allow_hosts.clone(),
         allow_private: policy.network.allow_private,
@@ -46,7 +47,11 @@ pub fn net_policy(policy: &Policy) -> NetPolicy {
             .iter()
             .map(|(name, s)| SecretGrant {
                 name: name.clone(),
-                value: std::env::var(name).ok().filter(|v| !v.is_empty()),
+                value: match values {
+                    Some(v) => v.get(name).cloned(),
+                    None => std::env::var(name).ok(),
+                }
+                .filter(|v| !v.is_empty()),
                 hosts: s.hosts.clone(),
             })
             .collect(),

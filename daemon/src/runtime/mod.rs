@@ -13,8 +13,10 @@ mod registry;
 mod session;
 mod snapshot;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use wasmtime::component::{Linker, ResourceTable};
@@ -55,6 +57,58 @@ pub struct Meters {
     pub deadline: Option<Instant>,
     pub stdout: CappedPipe,
     pub stderr: CappedPipe,
+    /// Set when the task or session is cancelled: the epoch callback stops
+    /// the guest at its next tick (`caps::deadline`).
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// What a session adds to each of its instances beyond policy and mounts.
+#[derive(Clone, Default)]
+pub struct InstanceExtras {
+    /// Secret values by name, from the operator's config; `None` means the
+    /// process environment (the in-process CLI).
+    pub secrets: Option<Arc<BTreeMap<String, String>>>,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// A cap on live sandboxes shared by every session of a daemon, so idle
+/// sessions and tasks together can never pin unbounded memory.
+#[derive(Debug)]
+pub struct SandboxBudget {
+    cap: u64,
+    live: AtomicU64,
+}
+
+/// One live sandbox's share of a [`SandboxBudget`], given back on drop.
+#[derive(Debug)]
+pub struct BudgetTicket(Arc<SandboxBudget>);
+
+impl SandboxBudget {
+    pub fn new(cap: u64) -> Arc<Self> {
+        Arc::new(SandboxBudget { cap, live: AtomicU64::new(0) })
+    }
+
+    pub fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    pub fn live(&self) -> u64 {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// A ticket, unless `cap` sandboxes are live.
+    pub fn acquire(self: &Arc<Self>) -> Option<BudgetTicket> {
+        self.live
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < self.cap).then_some(n + 1))
+            .ok()
+            .map(|_| BudgetTicket(self.clone()))
+    }
+}
+
+impl Drop for BudgetTicket {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl WasiView for HostState {

@@ -20,7 +20,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings::{CallError, Tool};
 use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
-use super::{HostState, Meters, Runtime};
+use super::{BudgetTicket, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
 use crate::caps::deadline::{GRACE, HostTimeout, budget};
 use crate::caps::filesystem::{Mounts, collect_outputs};
 use crate::caps::output::{cap_text, truncation_marker};
@@ -82,11 +82,15 @@ pub struct SessionOptions {
     pub outputs: Option<PathBuf>,
     /// The task's attachments, readable by local-files tools.
     pub attachments: Option<PathBuf>,
+    /// A daemon-wide cap on live sandboxes, shared with other sessions.
+    pub budget: Option<Arc<SandboxBudget>>,
+    /// Secret values from the operator's config (else the environment).
+    pub secrets: Option<Arc<BTreeMap<String, String>>>,
 }
 
 impl SessionOptions {
     pub fn new(policy: Policy) -> Self {
-        SessionOptions { policy, root: None, outputs: None, attachments: None }
+        SessionOptions { policy, root: None, outputs: None, attachments: None, budget: None, secrets: None }
     }
 }
 
@@ -111,6 +115,8 @@ pub struct Sandbox {
     expires_at: Instant,
     /// Live instances of stateful components, by component index.
     instances: Mutex<HashMap<usize, Slot>>,
+    /// This sandbox's share of the daemon-wide cap, returned when it is freed.
+    _ticket: Option<BudgetTicket>,
 }
 
 impl Sandbox {
@@ -143,6 +149,8 @@ pub struct Session {
     outputs: PathBuf,
     read_roots: Vec<PathBuf>,
     table: Mutex<Table>,
+    budget: Option<Arc<SandboxBudget>>,
+    extras: InstanceExtras,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -170,8 +178,28 @@ impl Session {
             outputs,
             read_roots,
             table: Mutex::new(Table::default()),
+            budget: opts.budget,
+            extras: InstanceExtras { secrets: opts.secrets, cancel: Arc::default() },
             _tmp: tmp,
         })
+    }
+
+    /// Stop every call of this session at the guest's next epoch tick and
+    /// refuse new ones. Calls blocked in the host end when their future is
+    /// dropped; either way the instance they ran in is discarded.
+    pub fn cancel(&self) {
+        self.extras.cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.extras.cancel.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Free every sandbox now (their instances and owned workspaces).
+    pub fn close(&self) {
+        let mut table = self.table.lock().unwrap();
+        table.live.clear();
+        table.scratch = None;
     }
 
     pub fn policy(&self) -> &Policy {
@@ -210,7 +238,18 @@ impl Session {
                 table.live.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
-        let sandbox = Arc::new(self.make_sandbox(timeout, workspace)?);
+        let ticket = match &self.budget {
+            None => None,
+            Some(b) => Some(b.acquire().ok_or_else(|| {
+                format!(
+                    "the daemon already runs {} sandboxes, the most it allows (server.max_sandboxes); reuse a sandbox or try again later",
+                    b.cap()
+                )
+            })?),
+        };
+        let mut sandbox = self.make_sandbox(timeout, workspace)?;
+        sandbox._ticket = ticket;
+        let sandbox = Arc::new(sandbox);
         table.live.insert(sandbox.id.clone(), sandbox.clone());
         Ok(sandbox)
     }
@@ -226,7 +265,15 @@ impl Session {
         let tmp = self.root.join("sandboxes").join(format!("{id}.tmp"));
         std::fs::create_dir_all(&tmp)
             .map_err(|e| format!("cannot create the sandbox's /tmp {}: {e}", tmp.display()))?;
-        Ok(Sandbox { id, workspace, tmp, owned, expires_at: Instant::now() + timeout, instances: Mutex::default() })
+        Ok(Sandbox {
+            id,
+            workspace,
+            tmp,
+            owned,
+            expires_at: Instant::now() + timeout,
+            instances: Mutex::default(),
+            _ticket: None,
+        })
     }
 
     /// Free every sandbox whose timeout has passed.
@@ -298,6 +345,9 @@ impl Session {
     }
 
     async fn call_inner(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+        if self.is_cancelled() {
+            return CallOutcome::error("the task was cancelled; no more tool calls run".into());
+        }
         let Some(info) = self.rt.registry.lookup(server, tool) else {
             return CallOutcome::error(self.unknown_tool(server, tool));
         };
@@ -375,18 +425,20 @@ impl Session {
         let arguments = Value::Object(args).to_string();
         let policy = &*self.policy;
 
-        // A stateless call owns its instance; a stateful one borrows the
-        // sandbox's, one call at a time.
+        // A stateless call owns its instance; a stateful one takes the
+        // sandbox's out of its slot for the call, one call at a time, and
+        // puts it back only when the call ends cleanly. A call dropped
+        // mid-flight (a cancelled task) so drops its half-used instance with
+        // it, and the slot is empty for the next call.
         let slot = component.stateful.then(|| sandbox.slot(index));
         let mut guard = match &slot {
             Some(s) => Some(s.lock().await),
             None => None,
         };
-        let mut own = None;
-        let live: &mut Option<Live> = guard.as_deref_mut().unwrap_or(&mut own);
+        let mut live = guard.as_deref_mut().and_then(Option::take);
         if live.is_none() {
             match self.new_live(component, &sandbox) {
-                Ok(l) => *live = Some(l),
+                Ok(l) => live = Some(l),
                 Err(e) => return CallOutcome::error(format!("cannot prepare the sandbox for `{}`: {e:#}", info.name)),
             }
         }
@@ -424,6 +476,7 @@ impl Session {
                 let limit = caps::all().iter().find_map(|c| c.diagnose(policy, &l.store, &trap));
                 let mut message = match &limit {
                     Some(hit) => hit.message.clone(),
+                    None if self.is_cancelled() => "the call was cancelled with its task".to_owned(),
                     None => format!("the tool `{}.{}` crashed: {}", info.server, info.name, describe_trap(&trap)),
                 };
                 if component.stateful {
@@ -433,7 +486,7 @@ impl Session {
                     ));
                 }
                 // A trapped instance cannot be entered again.
-                *live = None;
+                live = None;
                 let mut o = CallOutcome::error(cap_text(message + &stdio, cap));
                 o.limit = limit;
                 o
@@ -455,6 +508,9 @@ impl Session {
             outcome.limit.get_or_insert(hit);
         }
         outcome.sandbox_created = created;
+        if let Some(g) = guard.as_deref_mut() {
+            *g = live;
+        }
         outcome
     }
 
@@ -473,7 +529,7 @@ impl Session {
             mounts.outputs = Some((dir.path().to_path_buf(), self.outputs.clone()));
             staging = Some(dir);
         }
-        let store = new_store(self.rt.engine(), &self.policy, &mounts)?;
+        let store = new_store(self.rt.engine(), &self.policy, &mounts, &self.extras)?;
         Ok(Live { store, tool: None, staging })
     }
 }
@@ -514,12 +570,13 @@ pub(crate) fn new_store(
     engine: &wasmtime::Engine,
     policy: &Policy,
     mounts: &Mounts,
+    extras: &InstanceExtras,
 ) -> wasmtime::Result<Store<HostState>> {
     let mut wasi = WasiCtxBuilder::new();
-    let mut meters = Meters::default();
+    let mut meters = Meters { cancel: extras.cancel.clone(), ..Meters::default() };
     let mut network = None;
     {
-        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network };
+        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network, extras };
         for cap in caps::all() {
             cap.prepare(policy, &mut grant)?;
         }

@@ -32,7 +32,7 @@ pub async fn snapshot(
     wizer.init_func("init").keep_init_func(true);
     let (cx, instrumented) = wizer.instrument_component(bytes)?;
     let component = Component::new(engine, &instrumented)?;
-    let mut store = new_store(engine, policy, mounts)?;
+    let mut store = new_store(engine, policy, mounts, &Default::default())?;
     arm_and(policy, &mut store, async |store| {
         let instance = linker.instantiate_async(&mut *store, &component).await?;
         let init = instance.get_typed_func::<(), ()>(&mut *store, "init")?;

@@ -1,0 +1,321 @@
+//! The daemon's configuration: one TOML file (`interface.md`), every key
+//! overridable by a `FATHOM_<SECTION>_<KEY>` environment variable (the
+//! environment wins), plus the model variables `interface.md` names.
+//!
+//! The `[secrets]` section is the operator's: the only secrets tasks may
+//! use, each with where its value comes from and the hosts it may go to. A
+//! task policy may name these and narrow their hosts ([`Config::grant_secrets`]),
+//! never add one, so a task can never ask for an arbitrary environment
+//! variable of the daemon (the model server's key, say).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::llm::LlmConfig;
+use crate::agent::run::ToolFormat;
+use crate::policy::Policy;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub llm: Llm,
+    pub summary_llm: Llm,
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// The Unix socket (default `$RUNTIME_DIRECTORY/fathom.sock` under
+    /// systemd, else `$XDG_RUNTIME_DIR/fathom.sock`).
+    pub socket: Option<PathBuf>,
+    /// A TCP address to serve on as well (then `token` is required).
+    pub listen: Option<String>,
+    /// The bearer token TCP clients must send.
+    pub token: Option<String>,
+    /// Tasks running at once.
+    pub concurrency: usize,
+    /// Tasks waiting beyond those; more are answered `429`.
+    pub queue: usize,
+    /// Live sandboxes across every task and session.
+    pub max_sandboxes: u64,
+    /// A session unused this long is closed and its sandboxes freed.
+    pub session_idle_secs: u64,
+    /// Largest request body (an uploaded file, say).
+    pub max_body_mb: u64,
+    /// How long a shutdown waits for running tasks to checkpoint.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            socket: None,
+            listen: None,
+            token: None,
+            concurrency: 4,
+            queue: 1000,
+            max_sandboxes: 256,
+            session_idle_secs: 600,
+            max_body_mb: 64,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Llm {
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    /// `mcp-xml` (default) or `openai`; only read from `[llm]`.
+    pub tool_format: Option<String>,
+}
+
+/// Where one secret's value comes from, and where it may be sent.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    /// The daemon's environment variable holding the value.
+    pub env: Option<String>,
+    /// A file holding the value (trailing newline trimmed).
+    pub file: Option<PathBuf>,
+    /// Host patterns the value may be sent to, as in `network.allow_hosts`.
+    pub hosts: Vec<String>,
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
+/// The default config file: `/etc/fathom/config.toml` under systemd, else
+/// `$XDG_CONFIG_HOME/fathom/config.toml` (or `~/.config/...`).
+pub fn default_path() -> PathBuf {
+    if std::env::var_os("INVOCATION_ID").is_some() && std::env::var_os("STATE_DIRECTORY").is_some() {
+        return PathBuf::from("/etc/fathom/config.toml");
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".config")
+    });
+    base.join("fathom").join("config.toml")
+}
+
+/// The daemon's socket when neither `--socket` nor the config names one.
+pub fn default_socket() -> PathBuf {
+    for var in ["RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"] {
+        if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+            // systemd may list several directories, separated by `:`.
+            let first = std::env::split_paths(&d).next().unwrap_or_default();
+            return first.join("fathom.sock");
+        }
+    }
+    crate::state_dir().join("fathom.sock")
+}
+
+impl Config {
+    /// Read `path` (or the default file when it exists), then apply the
+    /// environment. Errors name the file, line and key.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let mut cfg = match path {
+            Some(p) => Self::parse_file(p)?,
+            None => {
+                let p = default_path();
+                if p.is_file() { Self::parse_file(&p)? } else { Config::default() }
+            }
+        };
+        cfg.apply_env()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn parse_file(path: &Path) -> Result<Config, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read the config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim().replace("unknown field", "unknown key");
+            match line {
+                Some(l) => format!("{}:{l}: {message}", path.display()),
+                None => format!("{}: {message}", path.display()),
+            }
+        })
+    }
+
+    fn apply_env(&mut self) -> Result<(), String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        /// `FATHOM_SERVER_<KEY>` parsed into `slot`, when set.
+        fn set<T: std::str::FromStr>(slot: &mut T, key: &str) -> Result<(), String> {
+            let name = format!("FATHOM_SERVER_{key}");
+            match std::env::var(&name).ok().filter(|v| !v.trim().is_empty()) {
+                Some(v) => {
+                    v.trim().parse().map(|n| *slot = n).map_err(|_| format!("{name}={v:?} is not a valid value"))
+                }
+                None => Ok(()),
+            }
+        }
+        let s = &mut self.server;
+        s.socket = var("FATHOM_SERVER_SOCKET").map(PathBuf::from).or(s.socket.take());
+        s.listen = var("FATHOM_SERVER_LISTEN").or(s.listen.take());
+        s.token = var("FATHOM_SERVER_TOKEN").or(s.token.take());
+        set(&mut s.concurrency, "CONCURRENCY")?;
+        set(&mut s.queue, "QUEUE")?;
+        set(&mut s.max_sandboxes, "MAX_SANDBOXES")?;
+        set(&mut s.session_idle_secs, "SESSION_IDLE_SECS")?;
+        set(&mut s.max_body_mb, "MAX_BODY_MB")?;
+        set(&mut s.shutdown_grace_secs, "SHUTDOWN_GRACE_SECS")?;
+        for (prefix, llm) in [("FATHOM_LLM", &mut self.llm), ("FATHOM_SUMMARY_LLM", &mut self.summary_llm)] {
+            llm.base_url = var(&format!("{prefix}_BASE_URL")).or(llm.base_url.take());
+            llm.model = var(&format!("{prefix}_MODEL")).or(llm.model.take());
+            llm.api_key = var(&format!("{prefix}_API_KEY")).or(llm.api_key.take());
+        }
+        if let Some(v) = var("FATHOM_TOOL_FORMAT") {
+            self.llm.tool_format = Some(v);
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let s = &self.server;
+        if s.concurrency == 0 {
+            return Err("server.concurrency must be at least 1".into());
+        }
+        if s.max_sandboxes == 0 {
+            return Err("server.max_sandboxes must be at least 1".into());
+        }
+        for (key, url) in [("llm.base_url", &self.llm.base_url), ("summary_llm.base_url", &self.summary_llm.base_url)] {
+            if let Some(u) = url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(format!("{key} = {u:?} is not an http(s) URL"));
+                }
+            }
+        }
+        self.tool_format()?;
+        for (name, src) in &self.secrets {
+            match (&src.env, &src.file) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => return Err(format!("secrets.{name}: give exactly one of `env` or `file`")),
+            }
+            if src.hosts.is_empty() {
+                return Err(format!("secrets.{name}.hosts is empty: name the hosts this secret may be sent to"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `FATHOM_TOOL_FORMAT` / `llm.tool_format`.
+    pub fn tool_format(&self) -> Result<ToolFormat, String> {
+        match &self.llm.tool_format {
+            Some(v) => v.trim().parse().map_err(|e| format!("llm.tool_format: {e}")),
+            None => Ok(ToolFormat::McpXml),
+        }
+    }
+
+    /// The main and summary model endpoints for a task under `policy` (the
+    /// summary model's settings default to the main model's).
+    pub fn llm_configs(&self, policy: &Policy) -> Result<(LlmConfig, LlmConfig), String> {
+        let Some(base) = self.llm.base_url.clone() else {
+            return Err("no model server: set FATHOM_LLM_BASE_URL (or llm.base_url in the config) to its OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)".into());
+        };
+        let timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
+        let mut main = LlmConfig::new(base, self.llm.model.clone().unwrap_or_else(|| "default".into()));
+        main.api_key = self.llm.api_key.clone();
+        main.timeout = timeout;
+        let s = &self.summary_llm;
+        let mut summary = LlmConfig::new(
+            s.base_url.clone().unwrap_or_else(|| main.base_url.clone()),
+            s.model.clone().unwrap_or_else(|| main.model.clone()),
+        );
+        summary.api_key = s.api_key.clone().or_else(|| main.api_key.clone());
+        summary.timeout = timeout;
+        Ok((main, summary))
+    }
+
+    /// Check `policy`'s `[secrets]` against the operator's, and read the
+    /// values it may use. A secret the config does not hold, or a host
+    /// beyond the config's, is refused with the policy key.
+    pub fn grant_secrets(&self, policy: &Policy) -> Result<Arc<BTreeMap<String, String>>, String> {
+        let mut values = BTreeMap::new();
+        for (name, wanted) in &policy.secrets {
+            let Some(src) = self.secrets.get(name) else {
+                let held: Vec<&str> = self.secrets.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "secrets.{name}: the daemon holds no secret of that name (it holds: {}); a policy may only use the secrets of the daemon's config",
+                    if held.is_empty() { "none".to_owned() } else { held.join(", ") }
+                ));
+            };
+            if let Some(h) = wanted.hosts.iter().find(|h| !src.hosts.iter().any(|p| pattern_covers(p, h))) {
+                return Err(format!(
+                    "secrets.{name}.hosts: {h:?} is beyond the hosts the daemon allows for this secret ({}); a policy may only narrow them",
+                    src.hosts.join(", ")
+                ));
+            }
+            if let Some(v) = src.value() {
+                values.insert(name.clone(), v);
+            }
+        }
+        Ok(Arc::new(values))
+    }
+
+    /// Every secret value the daemon holds, for redaction of logs and events.
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secrets.values().filter_map(SecretSource::value).filter(|v| v.len() >= 4).collect()
+    }
+}
+
+impl SecretSource {
+    fn value(&self) -> Option<String> {
+        let v = match (&self.env, &self.file) {
+            (Some(var), _) => std::env::var(var).ok(),
+            (None, Some(file)) => {
+                std::fs::read_to_string(file).ok().map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+            }
+            (None, None) => None,
+        };
+        v.filter(|v| !v.is_empty())
+    }
+}
+
+/// Whether host pattern `outer` allows everything `inner` does.
+pub fn pattern_covers(outer: &str, inner: &str) -> bool {
+    if outer == "*" {
+        return true;
+    }
+    let outer = outer.to_ascii_lowercase();
+    let inner = inner.to_ascii_lowercase();
+    match (outer.strip_prefix("*."), inner.strip_prefix("*.")) {
+        (None, None) => outer == inner,
+        (None, Some(_)) => false,
+        (Some(o), None) => inner.ends_with(&format!(".{o}")),
+        (Some(o), Some(i)) => i == o || i.ends_with(&format!(".{o}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pattern_covers;
+
+    #[test]
+    fn narrowing_host_patterns() {
+        assert!(pattern_covers("*", "a.org"));
+        assert!(pattern_covers("a.org", "A.org"));
+        assert!(!pattern_covers("a.org", "b.org"));
+        assert!(pattern_covers("*.a.org", "x.a.org"));
+        assert!(pattern_covers("*.a.org", "*.x.a.org"));
+        assert!(!pattern_covers("*.a.org", "a.org"));
+        assert!(!pattern_covers("a.org", "*.a.org"));
+        assert!(!pattern_covers("*.a.org", "*"));
+        assert!(!pattern_covers("*.a.org", "xa.org"));
+    }
+}

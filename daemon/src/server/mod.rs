@@ -1,0 +1,165 @@
+//! `fathom serve`: the HTTP API of `interface.md` on a Unix socket (mode
+//! 0600) and, only when asked, on TCP behind a bearer token.
+//!
+//! Start-up order is what a supervisor relies on: the config is checked,
+//! the tool components load (compiled or taken from the cache), the task
+//! database is opened and recovered (tasks left `running` become
+//! `interrupted`, acknowledged `queued` ones run), and only then does the
+//! socket listen. SIGTERM/SIGINT stop accepting, interrupt running tasks at
+//! their last checkpoint and exit within `server.shutdown_grace_secs`.
+
+mod api;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::policy::PolicyStore;
+use crate::runtime::{Runtime, RuntimeOptions, SandboxBudget};
+use crate::tasks::sessions::Sessions;
+use crate::tasks::{Policies, Tasks};
+
+pub use api::router;
+
+/// What the API's handlers share.
+pub struct AppState {
+    pub tasks: Arc<Tasks>,
+    pub sessions: Arc<Sessions>,
+    pub budget: Arc<SandboxBudget>,
+    pub max_body: usize,
+}
+
+pub struct ServeOptions {
+    pub config: Config,
+    pub socket: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+/// Run the daemon until SIGTERM or SIGINT.
+pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    let ServeOptions { config, socket, listen } = opts;
+    let socket = socket.or_else(|| config.server.socket.clone()).unwrap_or_else(crate::config::default_socket);
+    let listen = listen.or_else(|| config.server.listen.clone());
+    let token = config.server.token.clone().filter(|t| !t.is_empty());
+    if listen.is_some() && token.is_none() {
+        return Err("--listen serves the API on TCP, which requires a bearer token: set server.token in the config or FATHOM_SERVER_TOKEN".into());
+    }
+    if let Some(t) = &token {
+        if t.len() < 16 {
+            return Err("server.token is too short: use at least 16 random characters".into());
+        }
+    }
+    config.llm_configs(&crate::policy::Policy::default())?;
+
+    let mut ropts = RuntimeOptions::from_env();
+    ropts.progress = Some(Arc::new(|msg: &str| eprintln!("fathom: {msg}")));
+    let rt = Runtime::new(ropts).await.map_err(|e| format!("cannot start the tool runtime: {e:#}"))?;
+    for e in rt.load_errors() {
+        eprintln!("fathom: warning: skipped tool component {}: {}", e.path.display(), e.message);
+    }
+    let state_dir = crate::state_dir();
+    std::fs::create_dir_all(&state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    let config = Arc::new(config);
+    let policies = Policies { store: PolicyStore::from_env(), config: config.clone() };
+    let budget = SandboxBudget::new(config.server.max_sandboxes);
+    let tasks = Tasks::open(rt.clone(), policies.clone(), budget.clone(), &state_dir)?;
+    let sessions = Sessions::new(rt, policies, budget.clone(), &state_dir);
+    let state = Arc::new(AppState {
+        tasks: tasks.clone(),
+        sessions,
+        budget,
+        max_body: (config.server.max_body_mb as usize).saturating_mul(1 << 20),
+    });
+
+    let unix = bind_unix(&socket).await?;
+    let tcp = match &listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
+        None => None,
+    };
+    let (interrupted, queued) = tasks.recover()?;
+    if interrupted + queued > 0 {
+        eprintln!("fathom: recovered {interrupted} interrupted task(s); {queued} queued task(s) resume their place");
+    }
+    eprintln!("fathom: listening on {}", socket.display());
+    if let Some(l) = &tcp {
+        eprintln!("fathom: listening on http://{} (bearer token required)", l.local_addr().map_err(|e| e.to_string())?);
+    }
+
+    let stop = CancellationToken::new();
+    let mut servers = tokio::task::JoinSet::new();
+    let app = router(state.clone(), None);
+    let s = stop.clone();
+    servers.spawn(async move { axum::serve(unix, app).with_graceful_shutdown(s.cancelled_owned()).await });
+    if let Some(tcp) = tcp {
+        let app = router(state.clone(), token);
+        let s = stop.clone();
+        servers.spawn(async move { axum::serve(tcp, app).with_graceful_shutdown(s.cancelled_owned()).await });
+    }
+
+    let signal = tokio::select! {
+        s = shutdown_signal() => s,
+        r = servers.join_next() => {
+            let _ = std::fs::remove_file(&socket);
+            return Err(format!("the server stopped: {r:?}"));
+        }
+    };
+    eprintln!("fathom: {signal}: stopping (running tasks are interrupted and can be resumed)");
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    stop.cancel();
+    tasks.shutdown(grace).await;
+    // Streams of tasks still queued would hold connections open: the
+    // grace period bounds the wait for them.
+    let _ =
+        tokio::time::timeout(Duration::from_millis(500), async { while servers.join_next().await.is_some() {} }).await;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+/// Bind the Unix socket with mode 0600. A socket file nobody answers on is
+/// a stale one from a crash and is replaced; a live one is an error.
+async fn bind_unix(path: &Path) -> Result<UnixListener, String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.exists() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    if path.exists() {
+        if tokio::net::UnixStream::connect(path).await.is_ok() {
+            return Err(format!("another daemon is already listening on {}", path.display()));
+        }
+        std::fs::remove_file(path).map_err(|e| format!("cannot remove the stale socket {}: {e}", path.display()))?;
+    }
+    // Created under a restrictive umask, so no moment exists when the socket
+    // is open to others.
+    let old = unsafe_umask(0o177);
+    let bound = UnixListener::bind(path);
+    unsafe_umask(old);
+    let listener = bound.map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// `umask(2)`, which std does not expose.
+fn unsafe_umask(mask: u32) -> u32 {
+    unsafe extern "C" {
+        fn umask(mask: u32) -> u32;
+    }
+    // SAFETY: umask has no preconditions; it swaps the process's mask.
+    unsafe { umask(mask) }
+}
