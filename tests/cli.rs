@@ -101,20 +101,31 @@ fn tool_call_round_trips_a_file_through_a_sandbox() {
     assert_eq!(v["ok"], false);
     assert!(v["error"].as_str().unwrap().contains("files.local_roots"), "{v}");
 
-    let out = fathom(
-        state.path(),
-        &[
-            "tool",
-            "call",
-            "tool-python.download_file_from_sandbox_to_local",
-            "--args",
-            r#"{"sandbox_file_path": "in/notes.txt"}"#,
-            "--workspace",
-            ws.path().to_str().unwrap(),
-        ],
-    );
-    assert!(text(&out.stdout).starts_with("File downloaded successfully to: "), "{}", text(&out.stdout));
-    assert_eq!(std::fs::read_to_string(state.path().join("outputs/notes.txt")).unwrap(), "fathom");
+    // Where a download says it saved the file (`... to: PATH (N bytes)`).
+    let download = || {
+        let out = fathom(
+            state.path(),
+            &[
+                "tool",
+                "call",
+                "tool-python.download_file_from_sandbox_to_local",
+                "--args",
+                r#"{"sandbox_file_path": "in/notes.txt"}"#,
+                "--workspace",
+                ws.path().to_str().unwrap(),
+            ],
+        );
+        let said = text(&out.stdout);
+        let rest = said.strip_prefix("File downloaded successfully to: ").expect(&said);
+        rest.rsplit_once(" (").expect(rest).0.to_owned()
+    };
+    let saved = download();
+    assert!(saved.starts_with(state.path().join("outputs/call-").to_str().unwrap()), "{saved}");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), "fathom");
+    // A second call saves into a folder of its own: nothing is overwritten.
+    let second = download();
+    assert_ne!(second, saved);
+    assert!(std::path::Path::new(&saved).exists() && std::path::Path::new(&second).exists());
 }
 
 #[test]

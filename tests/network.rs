@@ -36,7 +36,7 @@ async fn downloads_follow_the_policy() {
     let download = |url: String, path: &str| json!({"url": url, "sandbox_file_path": path});
 
     // Allowed (loopback needs allow_private): saved under the URL's name.
-    let f = Fixture::new(allow(&["localhost"], true)).await;
+    let f = Fixture::new(allow(&["localhost:*"], true)).await;
     let out = f
         .call(
             "tool-python.download_file_from_internet_to_sandbox",
@@ -73,7 +73,7 @@ async fn downloads_follow_the_policy() {
         out.output
     );
     assert!(out.output.contains("redirect"), "{}", out.output);
-    let anywhere = Fixture::new(allow(&["*"], true)).await;
+    let anywhere = Fixture::new(allow(&["*:*"], true)).await;
     let out = anywhere
         .call("tool-python.download_file_from_internet_to_sandbox", download(web.url("localhost", "/to-metadata"), "r"))
         .await;
@@ -92,7 +92,7 @@ async fn downloads_follow_the_policy() {
     );
 
     // An allowed name that resolves to a private address, without allow_private.
-    let public_only = Fixture::new(allow(&["localhost"], false)).await;
+    let public_only = Fixture::new(allow(&["localhost:*"], false)).await;
     let out = public_only
         .call("tool-python.download_file_from_internet_to_sandbox", download(web.url("localhost", "/data.csv"), "d"))
         .await;
@@ -101,7 +101,7 @@ async fn downloads_follow_the_policy() {
 
     // An oversized body is cut at the cap, and the result says so.
     let capped = Fixture::new(common::policy(|p| {
-        p.network.allow_hosts = vec!["localhost".into()];
+        p.network.allow_hosts = vec!["localhost:*".into()];
         p.network.allow_private = true;
         p.network.max_download_mb = 1;
     }))
@@ -127,9 +127,10 @@ async fn secrets_go_only_to_their_hosts_and_components_never_see_them() {
     unsafe { std::env::set_var("FATHOM_TEST_WEB_KEY", "s3cret-value") };
     let web = site().await;
     let policy = common::policy(|p| {
-        p.network.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
+        p.network.allow_hosts = vec!["127.0.0.1:*".into(), "localhost:*".into()];
         p.network.allow_private = true;
-        p.secrets.insert("FATHOM_TEST_WEB_KEY".into(), Secret { hosts: vec!["127.0.0.1".into()] });
+        p.secrets.insert("FATHOM_TEST_WEB_KEY".into(), Secret { hosts: vec!["127.0.0.1:*".into()] });
+        p.tools.network.push("hostile".into());
     });
     let f = Fixture::new(policy).await;
     let fetch = |url: String| json!({"url": url, "headers": [["X-Api-Key", "{{secrets.FATHOM_TEST_WEB_KEY}}"], ["Connection", "Upgrade"], ["Upgrade", "h2c"]]});
@@ -151,4 +152,26 @@ async fn secrets_go_only_to_their_hosts_and_components_never_see_them() {
     // The component itself cannot read the value from its environment.
     let env = f.call("hostile.env", json!({})).await;
     assert!(!env.output.contains("s3cret-value"), "{}", env.output);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_is_granted_per_server_by_the_policy() {
+    let web = site().await;
+    // The same rules, but `hostile` is not among the servers granted the network.
+    let policy = common::policy(|p| {
+        p.network.allow_hosts = vec!["127.0.0.1:*".into()];
+        p.network.allow_private = true;
+    });
+    let f = Fixture::new(policy).await;
+    let out = f.call("hostile.fetch", json!({"url": web.url("127.0.0.1", "/key"), "headers": []})).await;
+    assert!(!out.ok && out.output.contains("tools.network"), "{}", out.output);
+    assert!(web.headers_of("/key").is_empty(), "nothing was sent");
+    // The shipped tools keep it (granted in the presets).
+    let out = f
+        .call(
+            "tool-python.download_file_from_internet_to_sandbox",
+            json!({"url": web.url("127.0.0.1", "/data.csv"), "sandbox_file_path": "d.csv"}),
+        )
+        .await;
+    assert!(out.ok, "{}", out.output);
 }

@@ -389,6 +389,22 @@ async fn tools_disabled_by_policy_are_refused() {
 // ---- file tools --------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
+async fn local_files_are_granted_by_the_policy_not_the_manifest() {
+    let local = tempfile::tempdir().unwrap();
+    let local_root = local.path().canonicalize().unwrap();
+    std::fs::write(local_root.join("report.csv"), "a,b\n").unwrap();
+    let f = Fixture::new(policy(|p| {
+        p.files.local_roots = vec![local_root.clone()];
+        p.tools.local_files = vec![];
+    }))
+    .await;
+    let path = local_root.join("report.csv").to_string_lossy().into_owned();
+    let out = f.call("tool-python.upload_file_from_local_to_sandbox", json!({"local_file_path": path})).await;
+    assert!(!out.ok, "the files component asks for local files, but the policy grants none: {}", out.output);
+    assert!(!f.workspace.join("report.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn files_move_between_local_roots_sandbox_and_outputs() {
     let local = tempfile::tempdir().unwrap();
     let local_root = local.path().canonicalize().unwrap();

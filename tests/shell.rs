@@ -162,9 +162,9 @@ async fn wget_and_curl_go_through_the_network_layer() {
     })
     .await;
     let policy = common::policy(|p| {
-        p.network.allow_hosts = vec!["localhost".into()];
+        p.network.allow_hosts = vec!["localhost:*".into()];
         p.network.allow_private = true;
-        p.secrets.insert("FATHOM_TEST_SHELL_KEY".into(), fathom::policy::Secret { hosts: vec!["localhost".into()] });
+        p.secrets.insert("FATHOM_TEST_SHELL_KEY".into(), fathom::policy::Secret { hosts: vec!["localhost:*".into()] });
     });
     let f = common::Fixture::new(policy).await;
     let sb = f.sandbox.clone();

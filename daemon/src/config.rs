@@ -270,7 +270,7 @@ impl Config {
 
     /// Every secret value the daemon holds, for redaction of logs and events.
     pub fn secret_values(&self) -> Vec<String> {
-        self.secrets.values().filter_map(SecretSource::value).filter(|v| v.len() >= 4).collect()
+        self.secrets.values().filter_map(SecretSource::value).collect()
     }
 }
 
@@ -287,8 +287,17 @@ impl SecretSource {
     }
 }
 
-/// Whether host pattern `outer` allows everything `inner` does.
+/// Whether host pattern `outer` allows everything `inner` does, ports
+/// included (`host:*` covers `host:8080`; `host` covers only `host`).
 pub fn pattern_covers(outer: &str, inner: &str) -> bool {
+    let (Some((outer, outer_port)), Some((inner, inner_port))) =
+        (crate::net::split_port(outer), crate::net::split_port(inner))
+    else {
+        return false;
+    };
+    if !outer_port.covers(inner_port) {
+        return false;
+    }
     if outer == "*" {
         return true;
     }
@@ -317,5 +326,10 @@ mod tests {
         assert!(!pattern_covers("a.org", "*.a.org"));
         assert!(!pattern_covers("*.a.org", "*"));
         assert!(!pattern_covers("*.a.org", "xa.org"));
+        assert!(pattern_covers("a.org:*", "a.org:8080"));
+        assert!(pattern_covers("a.org:*", "a.org"));
+        assert!(!pattern_covers("a.org", "a.org:8080"));
+        assert!(!pattern_covers("a.org:8080", "a.org:8081"));
+        assert!(!pattern_covers("*", "a.org:8080"));
     }
 }

@@ -269,7 +269,9 @@ async fn tool_call(
         }
     }
     let rt = runtime().await?;
-    let outputs = fathom::state_dir().join("outputs");
+    // One outputs folder per call: calls never overwrite each other's files.
+    let call_id = format!("call-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let outputs = fathom::state_dir().join("outputs").join(call_id);
     let mut opts = SessionOptions::new(policy);
     opts.outputs = Some(outputs);
     let session = Session::new(rt.clone(), opts).map_err(|e| Failure(format!("cannot create a session: {e}"), 2))?;

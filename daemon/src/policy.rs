@@ -65,6 +65,12 @@ pub struct Sandbox {
 pub struct Tools {
     pub enabled: Vec<String>,
     pub disabled: Vec<String>,
+    /// Servers whose components may read `files.local_roots` and the task's
+    /// attachments and save outputs, when their manifest asks for it. The
+    /// manifest only asks; the policy grants.
+    pub local_files: Vec<String>,
+    /// Servers whose components may make requests under `[network]`.
+    pub network: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,7 +116,12 @@ impl Default for Policy {
                 max_files: 10_000,
                 max_sandboxes: 4,
             },
-            tools: Tools { enabled: vec!["*".into()], disabled: vec![] },
+            tools: Tools {
+                enabled: vec!["*".into()],
+                disabled: vec![],
+                local_files: vec!["tool-python".into()],
+                network: vec!["tool-python".into()],
+            },
             network: Network { allow_hosts: vec![], allow_private: false, max_download_mb: 100 },
             files: Files { local_roots: vec![] },
             secrets: BTreeMap::new(),
@@ -124,6 +135,16 @@ impl Policy {
         let full = format!("{server}.{tool}");
         let hit = |pats: &[String]| pats.iter().any(|p| glob_match(p, &full));
         hit(&self.tools.enabled) && !hit(&self.tools.disabled)
+    }
+
+    /// Whether the policy grants `server` local files (`tools.local_files`).
+    pub fn grants_local_files(&self, server: &str) -> bool {
+        self.tools.local_files.iter().any(|p| glob_match(p, server))
+    }
+
+    /// Whether the policy grants `server` the network (`tools.network`).
+    pub fn grants_network(&self, server: &str) -> bool {
+        self.tools.network.iter().any(|p| glob_match(p, server))
     }
 }
 
@@ -232,6 +253,8 @@ struct SandboxFile {
 struct ToolsFile {
     enabled: Opt<Vec<String>>,
     disabled: Opt<Vec<String>>,
+    local_files: Opt<Vec<String>>,
+    network: Opt<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -340,6 +363,8 @@ impl Apply<'_> {
 
         self.list("tools.enabled", &f.tools.enabled, &mut p.tools.enabled, check_tool_pattern);
         self.list("tools.disabled", &f.tools.disabled, &mut p.tools.disabled, check_tool_pattern);
+        self.list("tools.local_files", &f.tools.local_files, &mut p.tools.local_files, check_server_pattern);
+        self.list("tools.network", &f.tools.network, &mut p.tools.network, check_server_pattern);
 
         self.list("network.allow_hosts", &f.network.allow_hosts, &mut p.network.allow_hosts, check_host_pattern);
         if let Some(v) = &f.network.allow_private {
@@ -387,7 +412,23 @@ fn check_tool_pattern(p: &str) -> Result<(), String> {
     }
 }
 
+fn check_server_pattern(p: &str) -> Result<(), String> {
+    let ok = !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*'));
+    if ok {
+        Ok(())
+    } else {
+        Err("a server pattern is a server's name (letters, digits, `-`, `_`), `*` as a wildcard".into())
+    }
+}
+
 fn check_host_pattern(h: &str) -> Result<(), String> {
+    // A port (`host:8080`, `host:*`) may follow; without one, the scheme's
+    // default port only.
+    let Some((h, _)) = crate::net::split_port(h) else {
+        return Err(
+            "after `:` comes a port (1 to 65535) or `*`, as in \"example.org:8080\" or \"example.org:*\"".into()
+        );
+    };
     if h == "*" {
         return Ok(()); // any public host; private ranges still need allow_private
     }
@@ -416,7 +457,45 @@ fn check_local_root(r: &str) -> Result<(), String> {
     if !path.is_dir() {
         return Err("no such directory on this machine".into());
     }
+    if let Some(why) = overlaps_fathom(path) {
+        return Err(why);
+    }
     Ok(())
+}
+
+/// Why a local root would expose Fathom's own folders (the state with every
+/// task's files, the compile cache, other sandboxes' workspaces) to a task,
+/// if it would: a root may neither contain one nor sit inside one.
+fn overlaps_fathom(root: &Path) -> Option<String> {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let root = canon(root);
+    let state = crate::state_dir();
+    let cache = std::env::var_os("FATHOM_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| state.join("cache"));
+    let temp = canon(&std::env::temp_dir());
+    for (what, dir) in [("Fathom's state folder", &state), ("Fathom's compile cache", &cache)] {
+        let dir = canon(dir);
+        if dir.starts_with(&root) {
+            return Some(format!("it contains {what} ({}), which holds other tasks' files", dir.display()));
+        }
+        if root.starts_with(&dir) {
+            return Some(format!("it is inside {what} ({})", dir.display()));
+        }
+    }
+    // The command line's sandboxes live in the temporary folder.
+    if temp.starts_with(&root) {
+        return Some(format!(
+            "it contains the temporary folder {}, where sandbox workspaces live; name a folder of your own data",
+            temp.display()
+        ));
+    }
+    let first = root.strip_prefix(&temp).ok().and_then(|rest| rest.components().next());
+    if first.is_some_and(|c| {
+        let name = c.as_os_str().to_string_lossy();
+        name.starts_with("fathom-session-") || name.starts_with(".staging-")
+    }) {
+        return Some("it is inside a sandbox's folder".into());
+    }
+    None
 }
 
 // ---- loading ---------------------------------------------------------------
@@ -608,6 +687,25 @@ mod tests {
             assert_eq!(p.name, *name);
         }
         assert_eq!(store.load("default").unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn local_roots_may_not_overlap_fathoms_own_folders() {
+        let temp = std::env::temp_dir();
+        let errs = load_text(&format!("[files]\nlocal_roots = [{:?}]\n", temp)).unwrap_err();
+        assert!(errs[0].to_string().contains("temporary folder"), "{}", errs[0]);
+        let errs = load_text("[files]\nlocal_roots = [\"/\"]\n").unwrap_err();
+        assert!(errs[0].to_string().contains("files.local_roots"), "{}", errs[0]);
+        let state = crate::state_dir();
+        if let Some(parent) = state.parent().filter(|p| p.is_dir()) {
+            let errs = load_text(&format!("[files]\nlocal_roots = [{parent:?}]\n")).unwrap_err();
+            assert!(errs[0].to_string().contains("state folder"), "{}", errs[0]);
+        }
+        let sandbox = tempfile::Builder::new().prefix("fathom-session-").tempdir().unwrap();
+        let errs = load_text(&format!("[files]\nlocal_roots = [{:?}]\n", sandbox.path())).unwrap_err();
+        assert!(errs[0].to_string().contains("sandbox's folder"), "{}", errs[0]);
+        let data = tempfile::tempdir().unwrap();
+        assert!(load_text(&format!("[files]\nlocal_roots = [{:?}]\n", data.path())).is_ok());
     }
 
     #[test]

@@ -33,8 +33,10 @@ impl Daemon {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let socket = state.join("fathom.sock");
-        let child = spawn(state, &socket, &env, &args);
+        // Everything that could panic comes first: once the child exists,
+        // only `Daemon`'s drop may stand between it and an orphaned process.
         let http = fathom::client::unix_http(&socket);
+        let child = spawn(state, &socket, &env, &args);
         let mut d = Daemon { child, socket, state: state.to_path_buf(), http, env, args };
         d.wait_ready().await;
         d

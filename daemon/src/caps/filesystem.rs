@@ -111,7 +111,23 @@ fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
-        let dest = to.join(entry.file_name());
+        let name = entry.file_name();
+        // Names reach terminals and other programs: no control characters
+        // (escape sequences), and text only.
+        match name.to_str() {
+            Some(n) if !n.chars().any(char::is_control) => {}
+            _ => {
+                let _ = remove_any(&entry.path());
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the file name {:?} has control characters or is not UTF-8; save it under a plain name",
+                        name.to_string_lossy().escape_default().to_string()
+                    ),
+                ));
+            }
+        }
+        let dest = to.join(&name);
         if kind.is_dir() {
             std::fs::create_dir_all(&dest)?;
             collect_into(&entry.path(), &dest)?;
@@ -124,4 +140,8 @@ fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+fn remove_any(p: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(p)?.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) }
 }

@@ -1,5 +1,6 @@
-//! Memory capability: a cap on the linear memory of one instance
-//! (`sandbox.memory_mb`).
+//! Memory capability: a cap on the linear memories of one instance, summed
+//! (`sandbox.memory_mb`), and bounds on its memories, tables and table
+//! elements.
 //!
 //! This is wasmtime's `StoreLimits` with one addition: it remembers that it
 //! refused a growth. A guest that cannot grow usually dies moments later of
@@ -12,16 +13,31 @@ use super::{Capability, Grant, LimitHit};
 use crate::policy::Policy;
 use crate::runtime::HostState;
 
+/// Instance-wide bounds besides `sandbox.memory_mb`: a component cannot
+/// multiply memories or tables to get around the cap.
+pub const MAX_MEMORIES: usize = 32;
+pub const MAX_TABLES: usize = 256;
+pub const MAX_CORE_INSTANCES: usize = 256;
+/// Table elements across every table of the instance (host memory, about
+/// 8 bytes each).
+pub const MAX_TABLE_ELEMENTS: usize = 4 << 20;
+
 pub struct MemoryLimiter {
     inner: StoreLimits,
+    /// Bytes allowed across all linear memories of the instance.
     cap: usize,
-    /// Size of the largest growth refused since the limiter was armed.
+    /// Bytes the instance's memories hold now (their sizes summed).
+    total: usize,
+    /// Table elements across all tables now.
+    elements: usize,
+    /// Size of the largest growth refused since the limiter was armed (the
+    /// instance's total it would have made).
     pub refused: Option<usize>,
 }
 
 impl Default for MemoryLimiter {
     fn default() -> Self {
-        MemoryLimiter { inner: StoreLimits::default(), cap: usize::MAX, refused: None }
+        MemoryLimiter { inner: StoreLimits::default(), cap: usize::MAX, total: 0, elements: 0, refused: None }
     }
 }
 
@@ -30,24 +46,60 @@ impl MemoryLimiter {
         MemoryLimiter {
             // Refuse, do not trap: a guest such as Python can turn a refused
             // growth into a `MemoryError` and go on.
-            inner: StoreLimitsBuilder::new().memory_size(cap).trap_on_grow_failure(false).build(),
+            inner: StoreLimitsBuilder::new()
+                .memory_size(cap)
+                .memories(MAX_MEMORIES)
+                .tables(MAX_TABLES)
+                .instances(MAX_CORE_INSTANCES)
+                .table_elements(MAX_TABLE_ELEMENTS)
+                .trap_on_grow_failure(false)
+                .build(),
             cap,
+            total: 0,
+            elements: 0,
             refused: None,
         }
+    }
+
+    /// Bytes held by the instance's memories.
+    pub fn total(&self) -> usize {
+        self.total
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let ok = desired <= self.cap && self.inner.memory_growing(current, desired, maximum)?;
-        if !ok {
-            self.refused = Some(desired);
+        // A new memory comes with current = 0: every memory counts, so the
+        // cap is the instance's, not each memory's.
+        let total = (self.total - current.min(self.total)).saturating_add(desired);
+        let ok = total <= self.cap && self.inner.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.total = total;
+        } else {
+            self.refused = Some(total);
         }
         Ok(ok)
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
+        let elements = (self.elements - current.min(self.elements)).saturating_add(desired);
+        let ok = elements <= MAX_TABLE_ELEMENTS && self.inner.table_growing(current, desired, maximum)?;
+        if ok {
+            self.elements = elements;
+        }
+        Ok(ok)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 
@@ -72,7 +124,7 @@ impl Capability for Memory {
         store.data().meters.memory.refused.map(|wanted| LimitHit {
             key: "sandbox.memory_mb",
             message: format!(
-                "the call needed more than its memory limit of {} MB (it asked for {} MB; sandbox.memory_mb); work on smaller pieces of data or raise that limit",
+                "the call needed more than its memory limit of {} MB (it asked for {} MB in all; sandbox.memory_mb); work on smaller pieces of data or raise that limit",
                 policy.sandbox.memory_mb,
                 wanted.div_ceil(1 << 20)
             ),

@@ -31,6 +31,9 @@ pub struct Grant<'a> {
     pub mounts: &'a filesystem::Mounts,
     pub network: &'a mut Option<std::sync::Arc<crate::net::NetPolicy>>,
     pub extras: &'a crate::runtime::InstanceExtras,
+    /// The server the instance's component serves (empty while a component
+    /// is described or pre-initialised: it is granted nothing then).
+    pub server: &'a str,
 }
 
 /// A limit that stopped a call.

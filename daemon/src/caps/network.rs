@@ -28,7 +28,10 @@ impl Capability for Network {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
-        *grant.network = Some(Arc::new(net_policy(policy, grant.extras.secrets.as_deref())));
+        // Only the servers the policy grants the network get its rules;
+        // any other tool has none, whatever its manifest says.
+        *grant.network =
+            policy.grants_network(grant.server).then(|| Arc::new(net_policy(policy, grant.extras.secrets.as_deref())));
         Ok(())
     }
 }
@@ -61,7 +64,7 @@ pub fn net_policy(policy: &Policy, values: Option<&std::collections::BTreeMap<St
 impl http::Host for HostState {
     async fn fetch(&mut self, request: http::Request) -> Result<http::Response, String> {
         let Some(rules) = self.network.clone() else {
-            return Err("this sandbox has no network access".into());
+            return Err("this tool has no network access: the task's policy does not grant it to this tool's server (tools.network)".into());
         };
         // Never past the call's own deadline: the host would cut the call
         // there anyway, without saying it was the download.

@@ -179,8 +179,75 @@ pub(crate) fn host_matches(pattern: &str, host: &HostName) -> bool {
     HostName::from_pattern(pattern).as_ref() == Some(host)
 }
 
-pub(crate) fn any_matches(patterns: &[String], host: &HostName) -> bool {
-    patterns.iter().any(|p| host_matches(p, host))
+/// Which ports a host pattern allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PortRule {
+    /// No port written: the scheme's default port only (80, 443).
+    Default,
+    /// `host:*`: any port.
+    Any,
+    /// `host:8080`.
+    Exact(u16),
+}
+
+impl PortRule {
+    fn allows(self, port: u16, default_port: u16) -> bool {
+        match self {
+            PortRule::Default => port == default_port,
+            PortRule::Any => true,
+            PortRule::Exact(p) => port == p,
+        }
+    }
+
+    /// Whether every port `inner` allows, `self` allows too.
+    pub(crate) fn covers(self, inner: PortRule) -> bool {
+        self == PortRule::Any || self == inner
+    }
+}
+
+/// A pattern split into its host part and its port rule: `example.org`,
+/// `example.org:8080`, `example.org:*`, `[::1]:8080`, `::1`, `*`, `*:*`.
+/// `None` when the port part is not a port.
+pub(crate) fn split_port(pattern: &str) -> Option<(&str, PortRule)> {
+    let pattern = pattern.trim();
+    let rule = |p: &str| -> Option<PortRule> {
+        match p {
+            "*" => Some(PortRule::Any),
+            _ if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => {
+                p.parse().ok().filter(|&n| n > 0).map(PortRule::Exact)
+            }
+            _ => None,
+        }
+    };
+    if let Some(rest) = pattern.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &pattern[..end + 2];
+        return match &rest[end + 1..] {
+            "" => Some((host, PortRule::Default)),
+            after => Some((host, rule(after.strip_prefix(':')?)?)),
+        };
+    }
+    if pattern.parse::<Ipv6Addr>().is_ok() {
+        return Some((pattern, PortRule::Default));
+    }
+    match pattern.rsplit_once(':') {
+        Some((host, port)) => Some((host, rule(port)?)),
+        None => Some((pattern, PortRule::Default)),
+    }
+}
+
+/// The default port of a URL scheme.
+pub(crate) fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" { 443 } else { 80 }
+}
+
+/// Whether a request to `host` on `port` (whose scheme's default is
+/// `default_port`) matches one of `patterns`, ports included.
+pub(crate) fn any_matches(patterns: &[String], host: &HostName, port: u16, default_port: u16) -> bool {
+    patterns.iter().any(|p| match split_port(p) {
+        Some((h, rule)) => rule.allows(port, default_port) && host_matches(h, host),
+        None => false,
+    })
 }
 
 #[cfg(test)]
@@ -377,6 +444,40 @@ mod tests {
         assert!(!host_matches("127.0.0.1", &host("http://localhost/")));
         assert!(!host_matches("localhost", &host("http://127.0.0.1/")));
         assert!(!host_matches("*.0.0.1", &host("http://127.0.0.1/")));
+    }
+
+    #[test]
+    fn patterns_name_their_ports() {
+        let m = |p: &str, url: &str| {
+            let u = Url::parse(url).unwrap();
+            any_matches(
+                &[p.to_owned()],
+                &HostName::of(&u).unwrap(),
+                u.port_or_known_default().unwrap(),
+                default_port(u.scheme()),
+            )
+        };
+        assert!(m("arxiv.org", "https://arxiv.org/"));
+        assert!(m("arxiv.org", "http://arxiv.org/"));
+        assert!(m("arxiv.org", "https://arxiv.org:443/"));
+        assert!(!m("arxiv.org", "https://arxiv.org:8443/"), "no port written: the default port only");
+        assert!(!m("arxiv.org", "http://arxiv.org:443/"), "443 is not http's default");
+        assert!(m("arxiv.org:8443", "https://arxiv.org:8443/"));
+        assert!(!m("arxiv.org:8443", "https://arxiv.org/"));
+        assert!(m("arxiv.org:*", "http://arxiv.org:9999/"));
+        assert!(m("127.0.0.1:*", "http://127.0.0.1:41234/"));
+        assert!(!m("127.0.0.1", "http://127.0.0.1:41234/"));
+        assert!(m("[::1]:8080", "http://[::1]:8080/"));
+        assert!(!m("[::1]:8080", "http://[::1]:8081/"));
+        assert!(m("::1", "http://[::1]/"));
+        assert!(!m("::1", "http://[::1]:8080/"));
+        assert!(m("*.wikipedia.org:*", "https://en.wikipedia.org:444/"));
+        assert!(m("*", "https://example.org/"));
+        assert!(!m("*", "https://example.org:444/"));
+        assert!(m("*:*", "https://example.org:444/"));
+        for bad in ["arxiv.org:", "arxiv.org:0", "arxiv.org:65536", "arxiv.org:http", "[::1]x", "[::1]:"] {
+            assert!(split_port(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

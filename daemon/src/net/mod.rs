@@ -23,6 +23,7 @@
 //!   the whole fetch, redirects and download included.
 
 mod addr;
+pub mod scrub;
 #[cfg(test)]
 mod tests;
 
@@ -37,7 +38,9 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use addr::{AddrClass, HostName, any_matches, classify};
+use addr::{AddrClass, HostName, any_matches, classify, default_port};
+pub(crate) use addr::{PortRule, split_port};
+use scrub::Scrubber;
 
 /// Redirects followed before giving up; the same limit as browsers' order of magnitude and
 /// reqwest's default.
@@ -341,7 +344,8 @@ fn check_target(policy: &NetPolicy, url: &Url, via: &Via) -> Result<HostName, Ne
             via,
         ));
     }
-    if !any_matches(&policy.allow_hosts, &host) {
+    let (port, default) = (url.port_or_known_default().unwrap_or(0), default_port(url.scheme()));
+    if !any_matches(&policy.allow_hosts, &host, port, default) {
         return Err(NetError::refused(
             url,
             format!("the host is not in {ALLOW_HOSTS} (allowed: {})", policy.allow_hosts.join(", ")),
@@ -507,12 +511,15 @@ impl Prepared {
         via: &Via,
         downgraded: bool,
     ) -> Result<HeaderMap, NetError> {
+        // The hop's own port: a secret bound to `host` (its default port)
+        // or `host:8080` is dropped on a redirect to any other port.
+        let (port, default) = (self.url.port_or_known_default().unwrap_or(0), default_port(self.url.scheme()));
         let redirected = via.0.is_some();
         let mut map = HeaderMap::with_capacity(self.headers.len() + 2);
         'headers: for h in &self.headers {
             for &i in &h.secrets {
                 let grant = &policy.secrets[i];
-                if !any_matches(&grant.hosts, host) {
+                if !any_matches(&grant.hosts, host, port, default) {
                     if redirected {
                         continue 'headers;
                     }
@@ -658,34 +665,30 @@ async fn read_capped(response: &mut reqwest::Response, cap: u64) -> Result<(Vec<
 /// Substitution keeps a secret from the tool only if the tool cannot read it back: a granted
 /// host may echo request headers (httpbin-style endpoints, error pages, a redirect whose
 /// `Location` or host name copies them, which then shows up in a refusal), and a tool that
-/// reads a secret can send it anywhere `allow_hosts` permits. Best effort by nature: an
-/// encoded echo (base64, percent-encoding) or one cut by truncation is not recognised.
-struct Redactor(Vec<(String, String)>);
+/// reads a secret can send it anywhere `allow_hosts` permits. The echo is found in its
+/// common forms too (any case, reversed, hex, URL-encoded, base64, a prefix cut by the size
+/// cap: see [`scrub`]); a form nobody thought of is not.
+struct Redactor(Scrubber);
 
 impl Redactor {
     fn new(policy: &NetPolicy, headers: &[HeaderTemplate]) -> Redactor {
-        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut pairs: Vec<(&str, String)> = Vec::new();
         for &i in headers.iter().flat_map(|h| &h.secrets) {
             let grant = &policy.secrets[i];
             if let Some(value) = grant.value.as_deref().filter(|v| !v.is_empty())
-                && !pairs.iter().any(|(v, _)| v == value)
+                && !pairs.iter().any(|(v, _)| *v == value)
             {
-                pairs.push((value.to_owned(), format!("{PLACEHOLDER_OPEN}{}}}}}", grant.name)));
+                pairs.push((value, format!("{PLACEHOLDER_OPEN}{}}}}}", grant.name)));
             }
         }
-        // Longest first, so a secret containing another is replaced whole.
-        pairs.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
-        Redactor(pairs)
+        Redactor(Scrubber::new(pairs))
     }
 
     fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut text = Cow::Borrowed(text);
-        for (value, placeholder) in &self.0 {
-            if text.contains(value.as_str()) {
-                text = Cow::Owned(text.replace(value.as_str(), placeholder));
-            }
+        match self.0.scrub(text) {
+            Some(s) => Cow::Owned(s),
+            None => Cow::Borrowed(text),
         }
-        text
     }
 
     fn string(&self, text: String) -> String {
@@ -697,17 +700,22 @@ impl Redactor {
 
     /// A UTF-8 secret can only occur inside a valid UTF-8 run of the body (its first byte is
     /// not a continuation byte, so no invalid sequence can swallow it), so runs are searched
-    /// as text.
-    fn bytes(&self, data: Vec<u8>) -> Vec<u8> {
-        if self.0.is_empty() || !data.utf8_chunks().any(|c| matches!(self.text(c.valid()), Cow::Owned(_))) {
+    /// as text. A body cut at the cap may end in a secret's first bytes: those go too.
+    fn bytes(&self, data: Vec<u8>, cut: bool) -> Vec<u8> {
+        if self.0.is_empty() {
             return data;
         }
+        let chunks: Vec<_> = data.utf8_chunks().collect();
+        let last = chunks.len().saturating_sub(1);
+        let mut changed = false;
         let mut out = Vec::with_capacity(data.len());
-        for chunk in data.utf8_chunks() {
-            out.extend_from_slice(self.text(chunk.valid()).as_bytes());
+        for (i, chunk) in chunks.iter().enumerate() {
+            let found = if cut && i == last { self.0.scrub_cut(chunk.valid()) } else { self.0.scrub(chunk.valid()) };
+            changed |= found.is_some();
+            out.extend_from_slice(found.as_deref().unwrap_or(chunk.valid()).as_bytes());
             out.extend_from_slice(chunk.invalid());
         }
-        out
+        if changed { out } else { data }
     }
 
     fn response(&self, r: Response) -> Response {
@@ -718,7 +726,7 @@ impl Redactor {
             status: r.status,
             url: self.string(r.url),
             headers: r.headers.into_iter().map(|(n, v)| (self.string(n), self.string(v))).collect(),
-            body: self.bytes(r.body),
+            body: self.bytes(r.body, r.truncated),
             truncated: r.truncated,
         }
     }

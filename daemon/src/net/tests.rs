@@ -173,7 +173,11 @@ fn policy(hosts: &[&str], allow_private: bool) -> NetPolicy {
         allow_private,
         max_body_bytes: 1 << 20,
         timeout: Duration::from_secs(10),
-        secrets: vec![SecretGrant { name: "KEY".into(), value: Some(SECRET.into()), hosts: vec!["127.0.0.1".into()] }],
+        secrets: vec![SecretGrant {
+            name: "KEY".into(),
+            value: Some(SECRET.into()),
+            hosts: vec!["127.0.0.1:*".into()],
+        }],
     }
 }
 
@@ -214,7 +218,7 @@ fn bad_request(result: Result<Response, NetError>) -> String {
 async fn allowed_download() {
     let server = Server::start(|_, _| ok("hello world")).await;
     let url = server.url("/hello?x=1");
-    let r = Net::new().fetch(&policy(&["127.0.0.1"], true), get(&url)).await.unwrap();
+    let r = Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&url)).await.unwrap();
     assert_eq!(
         (r.status, r.url.as_str(), r.body.as_slice(), r.truncated),
         (200, url.as_str(), &b"hello world"[..], false)
@@ -232,7 +236,7 @@ async fn allowed_download() {
 async fn localhost_name_is_resolved_and_connected_when_private_allowed() {
     let server = Server::start(|_, _| ok("via name")).await;
     let url = format!("http://localhost:{}/", server.port);
-    let r = Net::new().fetch(&policy(&["localhost"], true), get(&url)).await.unwrap();
+    let r = Net::new().fetch(&policy(&["localhost:*"], true), get(&url)).await.unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"via name"[..]));
     assert_eq!(server.seen()[0].header("host"), Some(format!("localhost:{}", server.port).as_str()));
 }
@@ -240,7 +244,7 @@ async fn localhost_name_is_resolved_and_connected_when_private_allowed() {
 #[tokio::test]
 async fn private_ip_literal_refused_without_allow_private() {
     let server = Server::start(|_, _| ok("no")).await;
-    let (host, _, key, text) = refused(Net::new().fetch(&policy(&["127.0.0.1"], false), get(&server.url("/"))).await);
+    let (host, _, key, text) = refused(Net::new().fetch(&policy(&["127.0.0.1:*"], false), get(&server.url("/"))).await);
     assert_eq!((host.as_str(), key.as_str()), ("127.0.0.1", "network.allow_private"));
     assert_eq!(
         text,
@@ -280,7 +284,7 @@ async fn host_not_in_allow_hosts_refused() {
 async fn name_resolving_to_private_address_refused() {
     let server = Server::start(|_, _| ok("no")).await;
     let url = format!("http://localhost:{}/", server.port);
-    let (host, reason, key, _) = refused(Net::new().fetch(&policy(&["localhost"], false), get(&url)).await);
+    let (host, reason, key, _) = refused(Net::new().fetch(&policy(&["localhost:*"], false), get(&url)).await);
     assert_eq!((host.as_str(), key.as_str()), ("localhost", "network.allow_private"));
     assert!(
         reason.starts_with("localhost resolves to ")
@@ -294,34 +298,34 @@ async fn name_resolving_to_private_address_refused() {
 async fn mapped_and_numeric_ip_literals_are_checked() {
     let server = Server::start(|_, _| ok("no")).await;
     let url = format!("http://[::ffff:127.0.0.1]:{}/", server.port);
-    let (_, reason, key, _) = refused(Net::new().fetch(&policy(&["*"], false), get(&url)).await);
+    let (_, reason, key, _) = refused(Net::new().fetch(&policy(&["*:*"], false), get(&url)).await);
     assert_eq!(key, "network.allow_private");
     assert_eq!(
         reason,
         "::ffff:127.0.0.1 is an IPv4-mapped form of 127.0.0.1, a loopback address (set network.allow_private = true to allow it)"
     );
     let url = format!("http://2130706433:{}/", server.port);
-    let (host, _, key, _) = refused(Net::new().fetch(&policy(&["127.0.0.1"], false), get(&url)).await);
+    let (host, _, key, _) = refused(Net::new().fetch(&policy(&["127.0.0.1:*"], false), get(&url)).await);
     assert_eq!((host.as_str(), key.as_str()), ("127.0.0.1", "network.allow_private"));
     assert!(server.seen().is_empty());
 }
 
 #[tokio::test]
 async fn metadata_endpoint_refused_even_with_allow_private() {
-    for p in [policy(&["*"], true), policy(&["169.254.169.254"], true)] {
+    for p in [policy(&["*:*"], true), policy(&["169.254.169.254"], true)] {
         let (host, reason, key, _) =
             refused(Net::new().fetch(&p, get("http://169.254.169.254/latest/meta-data/")).await);
         assert_eq!((host.as_str(), key.as_str()), ("169.254.169.254", "network.allow_private"));
         assert!(reason.starts_with("169.254.169.254 is a cloud metadata endpoint, refused even with"), "{reason}");
     }
-    let (_, reason, ..) = refused(Net::new().fetch(&policy(&["*"], true), get("http://[fd00:ec2::254]/")).await);
+    let (_, reason, ..) = refused(Net::new().fetch(&policy(&["*:*"], true), get("http://[fd00:ec2::254]/")).await);
     assert!(reason.starts_with("fd00:ec2::254 is a cloud metadata endpoint"), "{reason}");
 }
 
 #[tokio::test]
 async fn redirect_to_metadata_refused() {
     let server = Server::start(|_, _| redirect("302 Found", "http://169.254.169.254/latest/api/token")).await;
-    let (host, reason, key, _) = refused(Net::new().fetch(&policy(&["*"], true), get(&server.url("/"))).await);
+    let (host, reason, key, _) = refused(Net::new().fetch(&policy(&["*:*"], true), get(&server.url("/"))).await);
     assert_eq!((host.as_str(), key.as_str()), ("169.254.169.254", "network.allow_private"));
     assert!(reason.contains("cloud metadata endpoint"), "{reason}");
     assert!(reason.ends_with("; it was reached by a redirect from 127.0.0.1"), "{reason}");
@@ -332,11 +336,11 @@ async fn redirect_to_metadata_refused() {
 async fn redirect_to_host_not_allowed_refused() {
     let server = Server::start(|_, port| redirect("302 Found", &format!("http://127.0.0.1:{port}/inside"))).await;
     let url = format!("http://localhost:{}/", server.port);
-    let (host, reason, key, text) = refused(Net::new().fetch(&policy(&["localhost"], true), get(&url)).await);
+    let (host, reason, key, text) = refused(Net::new().fetch(&policy(&["localhost:*"], true), get(&url)).await);
     assert_eq!((host.as_str(), key.as_str()), ("127.0.0.1", "network.allow_hosts"));
     assert_eq!(
         reason,
-        "the host is not in network.allow_hosts (allowed: localhost); it was reached by a redirect from localhost"
+        "the host is not in network.allow_hosts (allowed: localhost:*); it was reached by a redirect from localhost"
     );
     assert!(text.starts_with("request to 127.0.0.1 refused: "));
     assert_eq!(server.seen().len(), 1);
@@ -352,7 +356,7 @@ async fn redirect_chain_within_host_absolute_and_relative() {
         other => Reply::Raw(response("404 Not Found", &[], other.as_bytes())),
     })
     .await;
-    let r = Net::new().fetch(&policy(&["127.0.0.1"], true), get(&server.url("/a"))).await.unwrap();
+    let r = Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&server.url("/a"))).await.unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"done"[..]));
     assert_eq!(r.url, server.url("/end#frag"));
     let targets: Vec<String> = server.seen().into_iter().map(|s| s.target).collect();
@@ -368,7 +372,7 @@ async fn see_other_turns_post_into_get_and_307_keeps_it() {
     })
     .await;
     let net = Net::new();
-    let p = policy(&["127.0.0.1"], true);
+    let p = policy(&["127.0.0.1:*"], true);
     let post = |path: &str| Request {
         method: "post".into(),
         body: Some(b"x=1".to_vec()),
@@ -398,7 +402,7 @@ async fn see_other_turns_post_into_get_and_307_keeps_it() {
 async fn redirect_loop_stops_after_ten_hops() {
     let server = Server::start(|_, _| redirect("302 Found", "/loop")).await;
     let started = Instant::now();
-    let msg = failed(Net::new().fetch(&policy(&["127.0.0.1"], true), get(&server.url("/loop"))).await);
+    let msg = failed(Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&server.url("/loop"))).await);
     assert_eq!(
         msg,
         format!("request to 127.0.0.1 stopped after 10 redirects (the last one pointed to {})", server.url("/loop"))
@@ -410,7 +414,7 @@ async fn redirect_loop_stops_after_ten_hops() {
 #[tokio::test]
 async fn redirect_to_other_scheme_is_not_followed() {
     let server = Server::start(|_, _| redirect("302 Found", "file:///etc/passwd")).await;
-    let msg = failed(Net::new().fetch(&policy(&["*"], true), get(&server.url("/"))).await);
+    let msg = failed(Net::new().fetch(&policy(&["*:*"], true), get(&server.url("/"))).await);
     assert_eq!(
         msg,
         "127.0.0.1 redirected to file:///etc/passwd, which was not followed: unsupported URL scheme \"file\" (only http and https are allowed)"
@@ -434,7 +438,7 @@ async fn body_with_content_length_is_cut_at_the_cap() {
     })
     .await;
     let net = Net::new();
-    let p = NetPolicy { max_body_bytes: 1_000, timeout: Duration::from_secs(5), ..policy(&["127.0.0.1"], true) };
+    let p = NetPolicy { max_body_bytes: 1_000, timeout: Duration::from_secs(5), ..policy(&["127.0.0.1:*"], true) };
     for path in ["/big", "/stall"] {
         let started = Instant::now();
         let r = net.fetch(&p, get(&server.url(path))).await.unwrap();
@@ -456,7 +460,7 @@ async fn chunked_body_is_cut_at_the_cap() {
     })
     .await;
     let net = Net::new();
-    let p = NetPolicy { max_body_bytes: 1_000, timeout: Duration::from_secs(5), ..policy(&["127.0.0.1"], true) };
+    let p = NetPolicy { max_body_bytes: 1_000, timeout: Duration::from_secs(5), ..policy(&["127.0.0.1:*"], true) };
     for path in ["/big", "/stall"] {
         let started = Instant::now();
         let r = net.fetch(&p, get(&server.url(path))).await.unwrap();
@@ -483,7 +487,7 @@ async fn secret_is_sent_to_its_host_only() {
     })
     .await;
     let net = Net::new();
-    let p = policy(&["127.0.0.1", "localhost"], true);
+    let p = policy(&["127.0.0.1:*", "localhost:*"], true);
     let headers = [("X-Api-Key", "{{secrets.KEY}}"), ("Authorization", "Bearer {{secrets.KEY}}"), ("X-Other", "plain")];
 
     // To its host, also after a redirect that stays there.
@@ -506,7 +510,7 @@ async fn secret_is_sent_to_its_host_only() {
     assert_eq!((host.as_str(), key.as_str()), ("localhost", "secrets.KEY.hosts"));
     assert_eq!(
         text,
-        "request to localhost refused: secret KEY may only be sent to 127.0.0.1 (add the host to secrets.KEY.hosts to allow it)"
+        "request to localhost refused: secret KEY may only be sent to 127.0.0.1:* (add the host to secrets.KEY.hosts to allow it)"
     );
     assert!(other.seen().is_empty());
 
@@ -522,13 +526,43 @@ async fn secret_is_sent_to_its_host_only() {
 }
 
 #[tokio::test]
+async fn a_secret_is_bound_to_its_port_and_dropped_on_a_redirect_to_another() {
+    let other = Server::start(|_, _| ok("other port")).await;
+    let other_port = other.port;
+    let home = Server::start(move |_, _| redirect("302 Found", &format!("http://127.0.0.1:{other_port}/next"))).await;
+    let mut p = policy(&["127.0.0.1:*"], true);
+    p.secrets[0].hosts = vec![format!("127.0.0.1:{}", home.port)];
+    let r = Net::new().fetch(&p, with_headers(&home.url("/"), &[("X-Api-Key", "{{secrets.KEY}}")])).await.unwrap();
+    assert_eq!(r.body, b"other port");
+    assert_eq!(home.seen()[0].header("x-api-key"), Some(SECRET), "sent to its own port");
+    assert_eq!(other.seen()[0].header("x-api-key"), None, "dropped when the redirect changed the port");
+    // Sent straight to the other port: refused before anything goes out.
+    let (_, reason, key, _) =
+        refused(Net::new().fetch(&p, with_headers(&other.url("/direct"), &[("X-Api-Key", "{{secrets.KEY}}")])).await);
+    assert_eq!(key, "secrets.KEY.hosts", "{reason}");
+    assert_eq!(other.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_host_without_a_port_allows_the_default_port_only() {
+    let server = Server::start(|_, _| ok("x")).await;
+    let (host, reason, key, _) = refused(Net::new().fetch(&policy(&["127.0.0.1"], true), get(&server.url("/"))).await);
+    assert_eq!((host.as_str(), key.as_str()), ("127.0.0.1", "network.allow_hosts"), "{reason}");
+    let exact = format!("127.0.0.1:{}", server.port);
+    assert!(Net::new().fetch(&policy(&[exact.as_str()], true), get(&server.url("/"))).await.is_ok());
+    let wrong = format!("127.0.0.1:{}", server.port.wrapping_add(1).max(1));
+    refused(Net::new().fetch(&policy(&[wrong.as_str()], true), get(&server.url("/"))).await);
+    assert!(server.seen().len() == 1, "refusals are made before connecting");
+}
+
+#[tokio::test]
 async fn secret_echoed_into_a_redirect_does_not_leak_through_errors() {
     let server = Server::start(|req, _| {
         let key = req.header("x-api-key").unwrap_or("none").to_owned();
         redirect("302 Found", &format!("http://{key}.example/"))
     })
     .await;
-    let p = policy(&["127.0.0.1"], true);
+    let p = policy(&["127.0.0.1:*"], true);
     let result = Net::new().fetch(&p, with_headers(&server.url("/"), &[("X-Api-Key", "{{secrets.KEY}}")])).await;
     let (host, _, _, text) = refused(result);
     assert_eq!(host, "{{secrets.KEY}}.example");
@@ -541,7 +575,7 @@ async fn secret_errors() {
     let server = Server::start(|_, _| ok("no")).await;
     let net = Net::new();
     let url = server.url("/");
-    let p = policy(&["127.0.0.1"], true);
+    let p = policy(&["127.0.0.1:*"], true);
 
     let msg = bad_request(net.fetch(&p, with_headers(&url, &[("X-Key", "{{secrets.NOPE}}")])).await);
     assert_eq!(
@@ -591,7 +625,7 @@ async fn hop_by_hop_and_computed_headers_are_stripped() {
     ];
     let req =
         Request { method: "PUT".into(), body: Some(b"data".to_vec()), ..with_headers(&server.url("/"), &headers) };
-    Net::new().fetch(&policy(&["127.0.0.1"], true), req).await.unwrap();
+    Net::new().fetch(&policy(&["127.0.0.1:*"], true), req).await.unwrap();
     let seen = &server.seen()[0];
     let mut names: Vec<String> = seen.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     names.sort();
@@ -613,7 +647,7 @@ async fn response_hop_by_hop_headers_are_dropped() {
         ))
     })
     .await;
-    let r = Net::new().fetch(&policy(&["127.0.0.1"], true), get(&server.url("/"))).await.unwrap();
+    let r = Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&server.url("/"))).await.unwrap();
     let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["content-length", "x-fine"]);
 }
@@ -621,7 +655,7 @@ async fn response_hop_by_hop_headers_are_dropped() {
 #[tokio::test]
 async fn invalid_requests_are_bad_requests() {
     let net = Net::new();
-    let p = policy(&["*"], true);
+    let p = policy(&["*:*"], true);
     let cases = [
         (with_headers("http://127.0.0.1:1/", &[("Bad Name", "x")]), "bad request: invalid header name \"Bad Name\""),
         (
@@ -657,7 +691,7 @@ async fn timeout_covers_a_server_that_never_answers() {
             held.push(stream);
         }
     });
-    let p = NetPolicy { timeout: Duration::from_millis(500), ..policy(&["127.0.0.1"], true) };
+    let p = NetPolicy { timeout: Duration::from_millis(500), ..policy(&["127.0.0.1:*"], true) };
     let started = Instant::now();
     let msg = failed(Net::new().fetch(&p, get(&format!("http://127.0.0.1:{port}/"))).await);
     let elapsed = started.elapsed();
@@ -674,7 +708,8 @@ async fn connection_refused_names_host_and_port() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let msg = failed(Net::new().fetch(&policy(&["127.0.0.1"], true), get(&format!("http://127.0.0.1:{port}/"))).await);
+    let msg =
+        failed(Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&format!("http://127.0.0.1:{port}/"))).await);
     assert!(msg.starts_with(&format!("could not connect to 127.0.0.1:{port}: ")), "{msg}");
     assert!(msg.to_lowercase().contains("refused"), "{msg}");
 }
@@ -691,7 +726,7 @@ async fn https_to_a_plain_http_server_fails_cleanly() {
     });
     let url = format!("https://127.0.0.1:{port}/");
     let started = Instant::now();
-    let msg = failed(Net::new().fetch(&policy(&["127.0.0.1"], true), get(&url)).await);
+    let msg = failed(Net::new().fetch(&policy(&["127.0.0.1:*"], true), get(&url)).await);
     assert!(msg.starts_with(&format!("could not connect to 127.0.0.1:{port}: ")), "{msg}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -699,14 +734,14 @@ async fn https_to_a_plain_http_server_fails_cleanly() {
 #[test]
 fn check_target_refuses_before_any_connection() {
     let via = Via(None);
-    let p = policy(&["*"], true);
+    let p = policy(&["*:*"], true);
     for url in ["http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[fd00:ec2::254]:80/"] {
         let err = check_target(&p, &Url::parse(url).unwrap(), &via).unwrap_err();
         assert!(matches!(&err, NetError::Refused { key, .. } if key == "network.allow_private"), "{url}: {err}");
     }
     let host = check_target(&p, &Url::parse("http://10.0.0.5/").unwrap(), &via).unwrap();
     assert_eq!(host, HostName::Ip("10.0.0.5".parse().unwrap()));
-    let err = check_target(&policy(&["*"], false), &Url::parse("http://10.0.0.5/").unwrap(), &via).unwrap_err();
+    let err = check_target(&policy(&["*:*"], false), &Url::parse("http://10.0.0.5/").unwrap(), &via).unwrap_err();
     assert_eq!(
         err.to_string(),
         "request to 10.0.0.5 refused: 10.0.0.5 is a private address (set network.allow_private = true to allow it)"
@@ -715,7 +750,7 @@ fn check_target_refuses_before_any_connection() {
 
 #[test]
 fn substitution_is_single_pass() {
-    let mut p = policy(&["*"], true);
+    let mut p = policy(&["*:*"], true);
     p.secrets[0].value = Some("{{secrets.OTHER}}".into());
     p.secrets.push(SecretGrant { name: "OTHER".into(), value: Some("other-value".into()), hosts: vec![] });
     assert_eq!(substitute("a {{secrets.KEY}} b", &p), "a {{secrets.OTHER}} b");
@@ -732,7 +767,7 @@ async fn credentials_are_dropped_on_cross_origin_redirects_only() {
     })
     .await;
     let net = Net::new();
-    let p = policy(&["127.0.0.1", "localhost"], true);
+    let p = policy(&["127.0.0.1:*", "localhost:*"], true);
     let headers = [("Authorization", "Basic dXNlcjpwdw=="), ("Cookie", "session=1"), ("X-Other", "plain")];
     net.fetch(&p, with_headers(&home.url("/stay"), &headers)).await.unwrap();
     net.fetch(&p, with_headers(&home.url("/away"), &headers)).await.unwrap();
@@ -745,7 +780,7 @@ async fn credentials_are_dropped_on_cross_origin_redirects_only() {
 
 #[test]
 fn secrets_are_not_sent_after_a_redirect_from_https_to_http() {
-    let p = policy(&["*"], true);
+    let p = policy(&["*:*"], true);
     let req = Prepared::new(&p, with_headers("https://127.0.0.1/", &[("X-Api-Key", "{{secrets.KEY}}")])).unwrap();
     let host = HostName::Ip("127.0.0.1".parse().unwrap());
     let first = req.render_headers(&p, &host, &Via(None), false).unwrap();
@@ -778,7 +813,7 @@ fn a_redirect_hop_to_a_private_address_is_refused_as_private() {
         ("http://[::1]/", "a loopback address"),
         ("http://169.254.10.1/", "a link-local address"),
     ] {
-        let err = check_target(&policy(&["*"], false), &Url::parse(url).unwrap(), &via).unwrap_err();
+        let err = check_target(&policy(&["*:*"], false), &Url::parse(url).unwrap(), &via).unwrap_err();
         let NetError::Refused { reason, key, .. } = &err else { panic!("{url}: {err}") };
         assert_eq!(key, "network.allow_private", "{url}");
         assert!(

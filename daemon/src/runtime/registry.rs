@@ -262,7 +262,7 @@ async fn describe(
     let pre =
         linker.instantiate_pre(component).map_err(|e| format!("imports something Fathom does not provide: {e:#}"))?;
     let pre = ToolPre::new(pre).map_err(|e| format!("does not implement the fathom:tool world: {e:#}"))?;
-    let mut store = new_store(engine, policy, mounts, &Default::default()).map_err(|e| format!("{e:#}"))?;
+    let mut store = new_store(engine, policy, mounts, &Default::default(), "").map_err(|e| format!("{e:#}"))?;
     let manifest = arm_and(policy, &mut store, async |store| {
         let tool: Tool = pre.instantiate_async(&mut *store).await?;
         tool.call_manifest(&mut *store).await

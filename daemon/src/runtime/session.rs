@@ -493,10 +493,13 @@ impl Session {
             }
         };
         if let Some(e) = unsaved {
-            outcome = CallOutcome::error(format!(
-                "the tool's output files could not be saved to {}: {e}",
-                self.outputs.display()
-            ));
+            // Beside the tool's own result, not instead of it: what the tool
+            // did still happened. No host path in the message.
+            let message =
+                cap_text(format!("the tool's output files could not be saved to the task's outputs: {e}"), cap);
+            outcome.output.push_str(&format!("\n[ERROR]: {message}"));
+            outcome.ok = false;
+            outcome.error = Some(message);
         }
         outcome.fuel = fuel;
         if let Some(hit) = caps::disk::check(policy, &[&sandbox.workspace, &sandbox.tmp]) {
@@ -515,21 +518,23 @@ impl Session {
     }
 
     fn new_live(&self, component: &LoadedComponent, sandbox: &Sandbox) -> wasmtime::Result<Live> {
+        // The manifest asks for local files; only the policy grants them.
+        let local_files = component.local_files && self.policy.grants_local_files(&component.server);
         let mut mounts = Mounts {
             workspace: Some(sandbox.workspace.clone()),
             // Local roots keep their host paths, which may well be under
             // /tmp: the file tools, which see them, do without a /tmp.
-            tmp: (!component.local_files).then(|| sandbox.tmp.clone()),
+            tmp: (!local_files).then(|| sandbox.tmp.clone()),
             ..Mounts::default()
         };
         let mut staging = None;
-        if component.local_files {
+        if local_files {
             mounts.read_roots = self.read_roots.clone();
             let dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(&self.root)?;
             mounts.outputs = Some((dir.path().to_path_buf(), self.outputs.clone()));
             staging = Some(dir);
         }
-        let store = new_store(self.rt.engine(), &self.policy, &mounts, &self.extras)?;
+        let store = new_store(self.rt.engine(), &self.policy, &mounts, &self.extras, &component.server)?;
         Ok(Live { store, tool: None, staging })
     }
 }
@@ -571,12 +576,13 @@ pub(crate) fn new_store(
     policy: &Policy,
     mounts: &Mounts,
     extras: &InstanceExtras,
+    server: &str,
 ) -> wasmtime::Result<Store<HostState>> {
     let mut wasi = WasiCtxBuilder::new();
     let mut meters = Meters { cancel: extras.cancel.clone(), ..Meters::default() };
     let mut network = None;
     {
-        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network, extras };
+        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network, extras, server };
         for cap in caps::all() {
             cap.prepare(policy, &mut grant)?;
         }

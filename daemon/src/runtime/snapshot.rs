@@ -32,12 +32,17 @@ pub async fn snapshot(
     wizer.init_func("init").keep_init_func(true);
     let (cx, instrumented) = wizer.instrument_component(bytes)?;
     let component = Component::new(engine, &instrumented)?;
-    let mut store = new_store(engine, policy, mounts, &Default::default())?;
+    let mut store = new_store(engine, policy, mounts, &Default::default(), "")?;
     arm_and(policy, &mut store, async |store| {
         let instance = linker.instantiate_async(&mut *store, &component).await?;
         let init = instance.get_typed_func::<(), ()>(&mut *store, "init")?;
         init.call_async(&mut *store, ()).await?;
-        wizer.snapshot_component(&cx, &mut Access { store, instance }).await
+        let mut access = Access { store, instance, failed: None };
+        let snapshot = wizer.snapshot_component(&cx, &mut access).await;
+        match access.failed {
+            Some(why) => Err(wasmtime::Error::msg(format!("cannot read the initialised state: {why}"))),
+            None => snapshot,
+        }
     })
     .await
 }
@@ -47,22 +52,39 @@ pub async fn snapshot(
 struct Access<'a> {
     store: &'a mut Store<HostState>,
     instance: Instance,
+    /// The first accessor that failed. Wizer's callbacks cannot return an
+    /// error, so a failure is kept here (the callback answers a default)
+    /// and the snapshot is then refused: a component whose accessors trap
+    /// (out of fuel or time, say) gets a load error, never a panic.
+    failed: Option<String>,
 }
 
 impl Access<'_> {
-    async fn call<R: Lift + Send + Sync + 'static, O>(
+    async fn call<R: Lift + Send + Sync + 'static, O: Default>(
         &mut self,
         instance: &str,
         func: &str,
         use_ret: impl FnOnce(&mut Store<HostState>, R) -> O,
     ) -> O {
-        // Wizer only asks for accessors it generated itself; a missing one is
-        // a bug in wizer, not something a component can cause.
-        let (_, inst) = self.instance.get_export(&mut *self.store, None, instance).expect("wizer accessor instance");
-        let (_, f) = self.instance.get_export(&mut *self.store, Some(&inst), func).expect("wizer accessor function");
-        let f = self.instance.get_typed_func::<(), (R,)>(&mut *self.store, f).expect("wizer accessor type");
-        let (r,) = f.call_async(&mut *self.store, ()).await.expect("wizer accessor call");
-        use_ret(&mut *self.store, r)
+        if self.failed.is_some() {
+            return O::default();
+        }
+        match self.try_call(instance, func).await {
+            Ok(r) => use_ret(&mut *self.store, r),
+            Err(e) => {
+                self.failed = Some(format!("{instance}.{func}: {e:#}"));
+                O::default()
+            }
+        }
+    }
+
+    async fn try_call<R: Lift + Send + Sync + 'static>(&mut self, instance: &str, func: &str) -> wasmtime::Result<R> {
+        let missing = |what: &str| wasmtime::Error::msg(format!("no accessor {what}"));
+        let (_, inst) = self.instance.get_export(&mut *self.store, None, instance).ok_or_else(|| missing(instance))?;
+        let (_, f) = self.instance.get_export(&mut *self.store, Some(&inst), func).ok_or_else(|| missing(func))?;
+        let f = self.instance.get_typed_func::<(), (R,)>(&mut *self.store, f)?;
+        let (r,) = f.call_async(&mut *self.store, ()).await?;
+        Ok(r)
     }
 }
 

@@ -142,8 +142,9 @@ pub struct Tasks {
     seqs: Mutex<HashMap<String, Arc<AtomicU64>>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
-    /// Secret values, never to appear in an event or record.
-    redact: Vec<String>,
+    /// The operator's secret values, in every common form: never to appear
+    /// in an event, record or trace.
+    redact: crate::net::scrub::Scrubber,
 }
 
 impl Tasks {
@@ -165,7 +166,9 @@ impl Tasks {
             rt,
             slots: Arc::new(Semaphore::new(server.concurrency)),
             queue_cap: server.concurrency + server.queue,
-            redact: policies.config.secret_values(),
+            redact: crate::net::scrub::Scrubber::new(
+                policies.config.secret_values().iter().map(|v| (v.as_str(), "[secret]".to_owned())),
+            ),
             policies,
             budget,
             dir,
@@ -680,13 +683,7 @@ impl Tasks {
     }
 
     fn redacted(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for v in &self.redact {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "[secret]");
-            }
-        }
-        out
+        self.redact.scrub(text).unwrap_or_else(|| text.to_owned())
     }
 }
 
