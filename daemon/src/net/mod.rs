@@ -38,8 +38,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
+pub(crate) use addr::split_port;
 use addr::{AddrClass, HostName, any_matches, classify, default_port};
-pub(crate) use addr::{PortRule, split_port};
 use scrub::Scrubber;
 
 /// Redirects followed before giving up; the same limit as browsers' order of magnitude and
