@@ -133,6 +133,9 @@ fn usage(msg: impl Into<String>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        default_sigpipe();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match rt.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -444,8 +447,8 @@ async fn list_tasks(status: Option<String>, json: bool) -> Result<(), Failure> {
             "{:<22} {:<12} {:>5} {:>5}  {}",
             t["id"].as_str().unwrap_or(""),
             t["status"].as_str().unwrap_or(""),
-            t["turns"],
-            t["tool_calls"],
+            t["turns"].as_u64().unwrap_or(0),
+            t["tool_calls"].as_u64().unwrap_or(0),
             fathom::client::short(t["question"].as_str().unwrap_or(""), 60)
         );
     }
@@ -520,4 +523,18 @@ async fn run_via_daemon(
             1,
         )),
     }
+}
+
+/// A command whose output is piped into `head` should end quietly when the
+/// pipe closes, as Unix tools do, not panic on a failed print. Not for the
+/// daemon, where a client hanging up must stay an error on one connection.
+fn default_sigpipe() {
+    unsafe extern "C" {
+        fn signal(sig: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: resetting a signal's disposition to its default has no
+    // preconditions; it is done before any thread is started.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
 }
