@@ -547,3 +547,69 @@ async fn the_cli_goes_through_the_daemon() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("fathom serve"));
     let _ = parse_sse;
 }
+
+/// The venv with the real clients (`scripts/test-clients.sh`).
+fn client_python() -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test-clients.sh");
+    let out = std::process::Command::new("bash").arg(script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_with_a_real_prometheus_parser() {
+    let m = model().await;
+    let state = tempfile::tempdir().unwrap();
+    let d = daemon(&m, state.path(), &[]).await;
+    let id = d.submit(json!({"question": "turns=2"})).await;
+    d.wait_for(&id, &["succeeded"], Duration::from_secs(30)).await;
+    let limited = d.submit(json!({"question": "turns=5", "policy": {"agent": {"max_turns": 2}}})).await;
+    d.wait_for(&limited, &["succeeded"], Duration::from_secs(30)).await;
+    let s = d.post("/v1/sessions", json!({})).await.body["id"].as_str().unwrap().to_owned();
+    let py = json!({"server": "tool-python", "tool": "run_python_code", "arguments": {"code_block": "1/0"}});
+    d.post(&format!("/v1/sessions/{s}/calls"), py).await;
+
+    let r = d.get("/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let file = state.path().join("metrics.txt");
+    std::fs::write(&file, &r.text).unwrap();
+    // Parsed by prometheus_client's own OpenMetrics parser, flattened to
+    // "name{labels} value" lines.
+    let script = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in family.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+        print(f"{s.name}{{{labels}}} {s.value}")
+"#;
+    let out = std::process::Command::new(client_python()).arg("-c").arg(script).arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the parser refused the exposition: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        r.text
+    );
+    let samples = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = |name: &str| -> f64 {
+        samples
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no sample {name} in:\n{samples}"))
+    };
+    assert_eq!(value("fathom_tasks{status=succeeded}"), 2.0);
+    assert_eq!(value("fathom_tool_calls_total{outcome=ok,server=tool-python,tool=run_python_code}"), 4.0);
+    assert_eq!(
+        value("fathom_tool_calls_total{outcome=error,server=tool-python,tool=run_python_code}"),
+        1.0,
+        "the raised cell"
+    );
+    assert_eq!(value("fathom_limit_hits_total{key=agent.max_turns}"), 1.0);
+    assert_eq!(value("fathom_tool_call_duration_seconds_count{server=tool-python,tool=run_python_code}"), 5.0);
+    assert!(value("fathom_model_request_duration_seconds_count{}") >= 7.0);
+    assert!(value("fathom_tokens_total{direction=prompt}") > 0.0);
+    assert_eq!(value("fathom_sessions_live{}"), 1.0);
+    assert_eq!(value("fathom_sandboxes_live{}"), 1.0);
+    assert_eq!(value("fathom_queue_depth{}"), 0.0);
+}

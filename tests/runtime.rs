@@ -410,6 +410,8 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
     let local_root = local.path().canonicalize().unwrap();
     std::fs::write(local_root.join("report.csv"), "a,b\n1,2\n").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", local_root.join("evil")).unwrap();
+    // A FIFO would block whoever opens it until a writer comes.
+    assert!(std::process::Command::new("mkfifo").arg(local_root.join("pipe")).status().unwrap().success());
     let outputs = tempfile::tempdir().unwrap();
     std::fs::write(outputs.path().join("earlier.txt"), "secret output").unwrap();
     let mut opts = SessionOptions::new(policy(|p| p.files.local_roots = vec![local_root.clone()]));
@@ -441,6 +443,7 @@ async fn files_move_between_local_roots_sandbox_and_outputs() {
         (json!({"local_file_path": "/etc/passwd"}), "outside the local folders this task may read"),
         (json!({"local_file_path": path("../../etc/passwd")}), "outside the local folders"),
         (json!({"local_file_path": path("evil")}), "leads outside the folders"),
+        (json!({"local_file_path": path("pipe")}), "not a regular file"),
         (json!({"local_file_path": path("missing.txt")}), "no such file"),
         (json!({"local_file_path": "relative.txt"}), "must be an absolute path"),
         (json!({"local_file_path": outputs.path().join("earlier.txt").to_string_lossy()}), "outside the local folders"),

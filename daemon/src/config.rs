@@ -145,10 +145,15 @@ impl Config {
             std::fs::read_to_string(path).map_err(|e| format!("cannot read the config {}: {e}", path.display()))?;
         toml::from_str(&text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let key = line.and_then(|l| crate::policy::key_at_line(&text, l));
             let message = e.message().trim().replace("unknown field", "unknown key");
-            match line {
-                Some(l) => format!("{}:{l}: {message}", path.display()),
-                None => format!("{}: {message}", path.display()),
+            let at = match line {
+                Some(l) => format!("{}:{l}", path.display()),
+                None => path.display().to_string(),
+            };
+            match key {
+                Some(k) => format!("{at}: `{k}`: {message}"),
+                None => format!("{at}: {message}"),
             }
         })
     }
@@ -266,6 +271,21 @@ impl Config {
             }
         }
         Ok(Arc::new(values))
+    }
+
+    /// The effective config as TOML, with the token and API keys masked
+    /// (`[secrets]` holds only where values come from, never a value).
+    pub fn masked(&self) -> String {
+        let mut c = self.clone();
+        let mask = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some("********".into());
+            }
+        };
+        mask(&mut c.server.token);
+        mask(&mut c.llm.api_key);
+        mask(&mut c.summary_llm.api_key);
+        toml::to_string(&c).unwrap_or_default()
     }
 
     /// Every secret value the daemon holds, for redaction of logs and events.

@@ -57,6 +57,9 @@ enum Command {
     /// Validate and show resource policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Validate and show the daemon's config.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// The daemon's tasks, newest first.
     Tasks {
         /// Only tasks in this status.
@@ -116,6 +119,18 @@ enum ToolCmd {
 }
 
 #[derive(Subcommand)]
+enum ConfigCmd {
+    /// Validate a config file (default: the one `fathom serve` reads), with
+    /// the environment applied; errors name the key and the line.
+    Check { file: Option<PathBuf> },
+    /// Print the effective config (file and environment), secrets masked.
+    Show {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCmd {
     /// Validate a policy file; errors name the key and the line.
     Check { file: String },
@@ -161,6 +176,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             } else {
                 run_task(&question, &policy, &files, json, trace).await
             }
+        }
+        Command::Config(ConfigCmd::Check { file }) => {
+            let shown = file.clone().unwrap_or_else(fathom::config::default_path);
+            if file.is_none() && !shown.is_file() {
+                Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
+                println!("{}: no such file; the defaults and the environment are valid", shown.display());
+                return Ok(());
+            }
+            Config::load(Some(&shown)).map_err(|e| usage(format!("invalid config:\n  {e}")))?;
+            println!("{}: ok", shown.display());
+            Ok(())
+        }
+        Command::Config(ConfigCmd::Show { config }) => {
+            let c = Config::load(config.as_deref()).map_err(|e| usage(format!("invalid config:\n  {e}")))?;
+            print!("{}", c.masked());
+            Ok(())
         }
         Command::Tasks { status, json } => list_tasks(status, json).await,
         Command::Show { id } => {

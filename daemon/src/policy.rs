@@ -647,7 +647,7 @@ fn parse_file(source: &str, text: &str) -> Result<PolicyFile, PolicyError> {
 
 /// The dotted key written on `line` (1-based), found by reading back to the
 /// nearest table header. Only used to make error messages precise.
-fn key_at_line(text: &str, line: usize) -> Option<String> {
+pub(crate) fn key_at_line(text: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let here = lines.get(line - 1)?.trim();
     let header = |l: &str| {

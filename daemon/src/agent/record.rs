@@ -67,6 +67,7 @@ impl Finished<'_> {
                         ("assistant", if *summary { "final summary" } else { "model reply" }.to_owned(), "info")
                     }
                     Event::Rollback { reason, .. } => ("rollback", format!("reply rolled back: {reason}"), "warning"),
+                    Event::ModelCall { ms, .. } => ("model_call", format!("model request: {ms:.0} ms"), "info"),
                     Event::ToolCall { server, tool, .. } => ("tool_call", format!("{server}.{tool}"), "info"),
                     Event::ToolResult { server, tool, ok, .. } => {
                         ("tool_result", format!("{server}.{tool} {}", if *ok { "ok" } else { "failed" }), if *ok { "info" } else { "warning" })

@@ -151,6 +151,14 @@ pub enum Event {
         turn: u64,
         reason: String,
     },
+    /// One model request that got a reply (retries included in `ms`), with
+    /// the tokens the server reported: timings and usage per step.
+    ModelCall {
+        turn: u64,
+        ms: f64,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
     ToolCall {
         turn: u64,
         server: String,
@@ -793,6 +801,7 @@ impl Agent<'_> {
             tools: t.native.as_ref().map(|(defs, _)| defs.clone()),
             tool_choice: t.native.as_ref().and(tool_choice),
         };
+        let started = Instant::now();
         let chat = self.llm.chat(&request);
         let result = match t.deadline {
             Some(d) => match tokio::time::timeout_at(d.into(), chat).await {
@@ -805,6 +814,13 @@ impl Agent<'_> {
             Ok(reply) => {
                 t.usage.prompt_tokens += reply.usage.prompt_tokens;
                 t.usage.completion_tokens += reply.usage.completion_tokens;
+                let call = Event::ModelCall {
+                    turn: t.turns + u64::from(tool_choice.is_none()),
+                    ms: started.elapsed().as_secs_f64() * 1e3,
+                    prompt_tokens: reply.usage.prompt_tokens,
+                    completion_tokens: reply.usage.completion_tokens,
+                };
+                self.emit(t, call);
                 Ok(reply)
             }
             Err(LlmError::ContextLength(body)) => {

@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use wasmtime::bail;
 use wasmtime::error::Context;
 use wasmtime_wasi::FsPerms;
@@ -103,12 +105,17 @@ impl Capability for Filesystem {
 /// Move what a call wrote into its staging directory to the outputs folder.
 /// Only regular files are moved; anything else the guest made (a symlink, a
 /// fifo) is dropped, so the host never follows a link the guest planted.
+/// Both folders are opened as cap-std directory handles and every entry is
+/// resolved beneath them, never by joining path strings.
 pub fn collect_outputs(staging: &Path, outputs: &Path) -> std::io::Result<()> {
-    collect_into(staging, outputs)
+    std::fs::create_dir_all(outputs)?;
+    let from = Dir::open_ambient_dir(staging, ambient_authority())?;
+    let to = Dir::open_ambient_dir(outputs, ambient_authority())?;
+    collect_into(&from, &to)
 }
 
-fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(from)? {
+fn collect_into(from: &Dir, to: &Dir) -> std::io::Result<()> {
+    for entry in from.entries()? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let name = entry.file_name();
@@ -117,7 +124,7 @@ fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
         match name.to_str() {
             Some(n) if !n.chars().any(char::is_control) => {}
             _ => {
-                let _ = remove_any(&entry.path());
+                let _ = if kind.is_dir() { from.remove_dir_all(&name) } else { from.remove_file(&name) };
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
@@ -127,21 +134,15 @@ fn collect_into(from: &Path, to: &Path) -> std::io::Result<()> {
                 ));
             }
         }
-        let dest = to.join(&name);
         if kind.is_dir() {
-            std::fs::create_dir_all(&dest)?;
-            collect_into(&entry.path(), &dest)?;
+            to.create_dir_all(&name)?;
+            collect_into(&from.open_dir(&name)?, &to.open_dir(&name)?)?;
         } else if kind.is_file() {
-            std::fs::create_dir_all(to)?;
-            if std::fs::rename(entry.path(), &dest).is_err() {
-                std::fs::copy(entry.path(), &dest)?;
-                std::fs::remove_file(entry.path())?;
+            if from.rename(&name, to, &name).is_err() {
+                from.copy(&name, to, &name)?;
+                from.remove_file(&name)?;
             }
         }
     }
     Ok(())
-}
-
-fn remove_any(p: &Path) -> std::io::Result<()> {
-    if std::fs::symlink_metadata(p)?.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) }
 }

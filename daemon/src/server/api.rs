@@ -28,6 +28,7 @@ pub fn router(state: Arc<AppState>, token: Option<String>) -> Router {
     let max_body = state.max_body;
     let mut r = Router::new()
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/tools", get(tools))
         .route("/v1/policies", get(policies))
         .route("/v1/files", post(upload))
@@ -130,6 +131,21 @@ async fn health(State(s): Shared) -> Json<Value> {
         "sessions": s.sessions.count(),
         "sandboxes": {"live": s.budget.live(), "max": s.budget.cap()},
     }))
+}
+
+/// Prometheus metrics, in the OpenMetrics text format prometheus-client
+/// writes (which Prometheus scrapes natively).
+async fn metrics(State(s): Shared) -> Response {
+    let now = crate::metrics::Snapshot {
+        tasks: s.tasks.status_counts(),
+        queued: s.tasks.queued_count() as u64,
+        running: s.tasks.running_count() as u64,
+        sandboxes: s.budget.live(),
+        sandboxes_max: s.budget.cap(),
+        sessions: s.sessions.count() as u64,
+    };
+    let body = s.metrics.render(&now);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 
 async fn tools(State(s): Shared) -> Json<Value> {

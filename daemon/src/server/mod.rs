@@ -31,6 +31,7 @@ pub struct AppState {
     pub tasks: Arc<Tasks>,
     pub sessions: Arc<Sessions>,
     pub budget: Arc<SandboxBudget>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub max_body: usize,
 }
 
@@ -67,12 +68,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let config = Arc::new(config);
     let policies = Policies { store: PolicyStore::from_env(), config: config.clone() };
     let budget = SandboxBudget::new(config.server.max_sandboxes);
-    let tasks = Tasks::open(rt.clone(), policies.clone(), budget.clone(), &state_dir)?;
-    let sessions = Sessions::new(rt, policies, budget.clone(), &state_dir);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let tasks = Tasks::open(rt.clone(), policies.clone(), budget.clone(), metrics.clone(), &state_dir)?;
+    let sessions = Sessions::new(rt, policies, budget.clone(), metrics.clone(), &state_dir);
     let state = Arc::new(AppState {
         tasks: tasks.clone(),
         sessions,
         budget,
+        metrics,
         max_body: (config.server.max_body_mb as usize).saturating_mul(1 << 20),
     });
 
@@ -89,6 +92,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     if let Some(l) = &tcp {
         eprintln!("fathom: listening on http://{} (bearer token required)", l.local_addr().map_err(|e| e.to_string())?);
     }
+
+    // Under systemd (`Type=notify`): ready now that the components are
+    // loaded, the tasks recovered and the socket listens.
+    let status = format!("listening on {}", socket.display());
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
 
     let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
@@ -109,6 +117,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         }
     };
     eprintln!("fathom: {signal}: stopping (running tasks are interrupted and can be resumed)");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     stop.cancel();
     tasks.shutdown(grace).await;

@@ -145,6 +145,7 @@ pub struct Tasks {
     /// The operator's secret values, in every common form: never to appear
     /// in an event, record or trace.
     redact: crate::net::scrub::Scrubber,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Tasks {
@@ -152,6 +153,7 @@ impl Tasks {
         rt: Arc<Runtime>,
         policies: Policies,
         budget: Arc<SandboxBudget>,
+        metrics: Arc<crate::metrics::Metrics>,
         state: &Path,
     ) -> Result<Arc<Self>, String> {
         let dir = state.join("tasks");
@@ -179,6 +181,7 @@ impl Tasks {
             seqs: Mutex::default(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            metrics,
         }))
     }
 
@@ -231,10 +234,15 @@ impl Tasks {
 
     pub fn counts(&self) -> Value {
         let mut m = serde_json::Map::new();
-        for (status, n) in self.store.counts().unwrap_or_default() {
+        for (status, n) in self.status_counts() {
             m.insert(status, n.into());
         }
         Value::Object(m)
+    }
+
+    /// Tasks by status, as stored.
+    pub fn status_counts(&self) -> Vec<(String, u64)> {
+        self.store.counts().unwrap_or_default()
     }
 
     // ---- uploads ------------------------------------------------------------
@@ -327,7 +335,12 @@ impl Tasks {
         Ok(())
     }
 
-    fn running_count(&self) -> usize {
+    /// Tasks waiting for a slot.
+    pub fn queued_count(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    pub fn running_count(&self) -> usize {
         self.policies.config.server.concurrency - self.slots.available_permits()
     }
 
@@ -718,6 +731,7 @@ impl Feed<'_> {
         if let Err(e) = self.tasks.store.append_event(self.id, seq, &body) {
             eprintln!("fathom: {}: cannot store an event: {e}", self.id);
         }
+        self.tasks.metrics.observe_event(&body);
         let _ = self.tasks.sender(self.id).send(StoredEvent { seq, body });
     }
 }

@@ -42,6 +42,7 @@ pub struct Sessions {
     root: PathBuf,
     idle: Duration,
     map: Mutex<HashMap<String, Arc<Entry>>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Marks a session busy for the length of a call, and touched after it.
@@ -55,12 +56,18 @@ impl Drop for Busy {
 }
 
 impl Sessions {
-    pub fn new(rt: Arc<Runtime>, policies: Policies, budget: Arc<SandboxBudget>, state: &Path) -> Arc<Self> {
+    pub fn new(
+        rt: Arc<Runtime>,
+        policies: Policies,
+        budget: Arc<SandboxBudget>,
+        metrics: Arc<crate::metrics::Metrics>,
+        state: &Path,
+    ) -> Arc<Self> {
         let root = state.join("sessions");
         // Sessions do not outlive the daemon: whatever a crash left is garbage.
         let _ = std::fs::remove_dir_all(&root);
         let idle = Duration::from_secs(policies.config.server.session_idle_secs.max(1));
-        let s = Arc::new(Sessions { rt, policies, budget, root, idle, map: Mutex::default() });
+        let s = Arc::new(Sessions { rt, policies, budget, root, idle, map: Mutex::default(), metrics });
         spawn_reaper(Arc::downgrade(&s), idle);
         s
     }
@@ -122,6 +129,7 @@ impl Sessions {
         };
         let outcome: CallOutcome = busy.0.session.call(server, tool, &args).await;
         let raised = outcome.ok && tool == "run_python_code" && cell_raised(&outcome.output);
+        self.metrics.tool_call(server, tool, outcome.ok && !raised, outcome.wall_ms);
         let mut v = serde_json::to_value(&outcome).unwrap();
         if raised {
             v["ok"] = false.into();

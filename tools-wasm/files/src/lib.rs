@@ -129,10 +129,19 @@ fn upload(args: UploadArgs) -> Result<String, ToolError> {
             list.join(", ")
         )));
     }
-    let mut src = std::fs::File::open(&local).map_err(|e| ToolError::failed(io_message(&e, &local)))?;
-    if src.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    // Looked at before opening: opening a FIFO blocks until a writer comes,
+    // and a device or socket is no file to copy.
+    let meta = std::fs::metadata(&local).map_err(|e| ToolError::failed(io_message(&e, &local)))?;
+    if meta.is_dir() {
         return Err(ToolError::failed(format!("{} is a folder; upload files one at a time", local.display())));
     }
+    if !meta.is_file() {
+        return Err(ToolError::failed(format!(
+            "{} is not a regular file (a FIFO, device or socket); only regular files can be uploaded",
+            local.display()
+        )));
+    }
+    let mut src = std::fs::File::open(&local).map_err(|e| ToolError::failed(io_message(&e, &local)))?;
 
     let mut dest = sandbox_path(&args.sandbox_file_path, "sandbox_file_path")?;
     let wants_dir = args.sandbox_file_path.trim().ends_with('/');

@@ -1,0 +1,137 @@
+//! Running Fathom as a service: the example config passes `fathom config
+//! check`, bad configs are reported with key and line, `config show` masks
+//! secrets, the systemd unit passes `systemd-analyze verify`, and the daemon
+//! tells systemd it is ready (`NOTIFY_SOCKET`) only once its socket answers.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::daemon::{Daemon, FATHOM};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn fathom(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(FATHOM);
+    cmd.args(args)
+        .env("FATHOM_STATE_DIR", state)
+        .env("XDG_CONFIG_HOME", state.join("no-config"))
+        .env_remove("FATHOM_LLM_BASE_URL")
+        .env_remove("FATHOM_SERVER_TOKEN")
+        .env_remove("FATHOM_LLM_API_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn the_example_config_is_valid_and_bad_ones_name_key_and_line() {
+    let state = tempfile::tempdir().unwrap();
+    let example = repo().join("packaging/config.toml");
+    let out = fathom(state.path(), &["config", "check", example.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(": ok"));
+
+    let bad = state.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nconcurrency = 4\nqueue = \"many\"\n").unwrap();
+    let out = fathom(state.path(), &["config", "check", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.toml:3: `server.queue`"), "{err}");
+    std::fs::write(&bad, "[llm]\nbase_url = \"http://x/v1\"\nmodle = \"m\"\n").unwrap();
+    let err = text(&fathom(state.path(), &["config", "check", bad.to_str().unwrap()], &[]).stderr);
+    assert!(err.contains("bad.toml:3: `llm.modle`") && err.contains("unknown key `modle`"), "{err}");
+    std::fs::write(&bad, "[secrets]\nK = { env = \"K\", hosts = [] }\n").unwrap();
+    let err = text(&fathom(state.path(), &["config", "check", bad.to_str().unwrap()], &[]).stderr);
+    assert!(err.contains("secrets.K.hosts is empty"), "{err}");
+    // The environment is checked too, and wins.
+    let out = fathom(state.path(), &["config", "check", example.to_str().unwrap()], &[("FATHOM_SERVER_QUEUE", "lots")]);
+    assert!(text(&out.stderr).contains("FATHOM_SERVER_QUEUE"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn config_show_prints_the_effective_config_with_secrets_masked() {
+    let state = tempfile::tempdir().unwrap();
+    let cfg = state.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\ntoken = \"file-token-0123456789\"\n[llm]\nbase_url = \"http://127.0.0.1:8000/v1\"\n",
+    )
+    .unwrap();
+    let out = fathom(
+        state.path(),
+        &["config", "show", "--config", cfg.to_str().unwrap()],
+        &[("FATHOM_LLM_API_KEY", "sk-env-key-abcdef"), ("FATHOM_SERVER_CONCURRENCY", "9")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let parsed: toml::Table = toml::from_str(&shown).unwrap();
+    assert_eq!(parsed["server"]["concurrency"].as_integer(), Some(9), "the environment wins: {shown}");
+    assert_eq!(parsed["llm"]["base_url"].as_str(), Some("http://127.0.0.1:8000/v1"));
+    assert!(!shown.contains("file-token-0123456789") && !shown.contains("sk-env-key-abcdef"), "{shown}");
+    assert_eq!(parsed["server"]["token"].as_str(), Some("********"));
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(repo().join("packaging/fathom.service")).unwrap();
+    for key in [
+        "Type=notify",
+        "User=fathom",
+        "StateDirectory=fathom",
+        "RuntimeDirectory=fathom",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "Restart=on-failure",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == key), "the unit lacks {key}");
+    }
+    // `verify` wants the binary it names to exist: point it at this build.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fathom.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/fathom", FATHOM)).unwrap();
+    let out =
+        Command::new("systemd-analyze").arg("verify").arg(&path).output().expect("systemd-analyze (Debian's systemd)");
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stderr).trim().is_empty(), "warnings: {}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_sent_once_the_socket_answers() {
+    let state = tempfile::tempdir().unwrap();
+    let notify = state.path().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    listener.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let socket = notify.to_str().unwrap().to_owned();
+    let waiter = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let n = listener.recv(&mut buf).expect("no readiness notification");
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), listener)
+    });
+    let mut d = Daemon::start(
+        state.path(),
+        &[("FATHOM_LLM_BASE_URL", "http://127.0.0.1:9/v1"), ("NOTIFY_SOCKET", &socket)],
+        &[],
+    )
+    .await;
+    let (message, listener) = waiter.join().unwrap();
+    assert!(message.lines().any(|l| l == "READY=1"), "{message}");
+    assert!(message.contains("STATUS=listening on"), "{message}");
+    // It answers (Daemon::start waited for that too), and says when it stops.
+    assert_eq!(d.get("/healthz").await.status, 200);
+    assert!(d.terminate().success());
+    let mut buf = [0u8; 4096];
+    let n = listener.recv(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
+}
