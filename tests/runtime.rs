@@ -207,6 +207,9 @@ async fn bad_calls_get_clear_errors() {
         "{}",
         out.output
     );
+    // A host-built message quoting what it was sent stays short.
+    let out = s.call("hostile", &"x".repeat(240_000), "{}").await;
+    assert!(out.output.len() < 4_200 && out.output.contains("has no tool"), "{} bytes", out.output.len());
     let out = s.call("nosuch", "echo", "{}").await;
     assert!(out.output.contains("there is no tool server `nosuch`"), "{}", out.output);
     let out = s.call("counter", "incr", r#"{"sandbox_id": "sbx-nope"}"#).await;
@@ -387,6 +390,31 @@ async fn tools_disabled_by_policy_are_refused() {
 }
 
 // ---- file tools --------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_outputs_have_a_quota_of_their_own() {
+    let outputs = tempfile::tempdir().unwrap();
+    let mut opts = SessionOptions::new(policy(|p| p.sandbox.disk_quota_mb = 1));
+    opts.outputs = Some(outputs.path().to_path_buf());
+    let f = Fixture::with_options(opts).await;
+    f.call("hostile.write", json!({"path": "/home/user/big.txt", "content": "x".repeat(700_000)})).await;
+    let save = |name: &str| json!({"sandbox_file_path": "big.txt", "local_filename": name});
+    let first = f.call("tool-python.download_file_from_sandbox_to_local", save("one.txt")).await;
+    assert!(first.ok, "{}", first.output);
+    // The second copy would pass the quota: not saved, said beside the tool's own result.
+    let second = f.call("tool-python.download_file_from_sandbox_to_local", save("two.txt")).await;
+    assert!(!second.ok, "{}", second.output);
+    assert!(second.output.starts_with("File downloaded successfully"), "{}", second.output);
+    assert!(second.output.contains("sandbox.disk_quota_mb"), "{}", second.output);
+    let saved: Vec<String> = std::fs::read_dir(outputs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(saved, ["one.txt"]);
+    // Overwriting a saved file with one of the same size fits.
+    let again = f.call("tool-python.download_file_from_sandbox_to_local", save("one.txt")).await;
+    assert!(again.ok, "{}", again.output);
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn local_files_are_granted_by_the_policy_not_the_manifest() {

@@ -695,7 +695,12 @@ impl Agent<'_> {
                 }
                 t.last_ran = Some(fingerprint.clone());
                 let (text, ok, wall_ms) = if call.unparsed {
-                    let e = format!("the arguments are not valid JSON: {}", call.arguments["raw"]);
+                    // Quoted only in part: a huge broken argument would
+                    // otherwise come back whole as the error.
+                    let raw = call.arguments["raw"].as_str().unwrap_or("");
+                    let shown: String = raw.chars().take(RECALL_CHARS).collect();
+                    let more = if shown.len() < raw.len() { " ... [cut]" } else { "" };
+                    let e = format!("the arguments are not valid JSON: {shown:?}{more}");
                     (format!("Tool call to {tool} on {server} failed. Error: {e}"), false, 0.0)
                 } else if server.is_empty() {
                     (

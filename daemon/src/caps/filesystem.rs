@@ -107,14 +107,32 @@ impl Capability for Filesystem {
 /// fifo) is dropped, so the host never follows a link the guest planted.
 /// Both folders are opened as cap-std directory handles and every entry is
 /// resolved beneath them, never by joining path strings.
-pub fn collect_outputs(staging: &Path, outputs: &Path) -> std::io::Result<()> {
+///
+/// The task's saved outputs have a quota of their own, the policy's
+/// `disk_quota_mb` and `max_files` (the guest cannot delete them, so they
+/// cannot count against its workspace): a file that would pass it is not
+/// saved, by its apparent size, so a sparse file cannot sneak in small.
+pub fn collect_outputs(staging: &Path, outputs: &Path, policy: &Policy) -> std::io::Result<()> {
     std::fs::create_dir_all(outputs)?;
+    let (bytes, files) = super::disk::usage(outputs);
+    let mut room = Room {
+        bytes: (policy.sandbox.disk_quota_mb << 20).saturating_sub(bytes),
+        files: policy.sandbox.max_files.saturating_sub(files),
+        quota_mb: policy.sandbox.disk_quota_mb,
+    };
     let from = Dir::open_ambient_dir(staging, ambient_authority())?;
     let to = Dir::open_ambient_dir(outputs, ambient_authority())?;
-    collect_into(&from, &to)
+    collect_into(&from, &to, &mut room)
 }
 
-fn collect_into(from: &Dir, to: &Dir) -> std::io::Result<()> {
+/// What the task's outputs may still take.
+struct Room {
+    bytes: u64,
+    files: u64,
+    quota_mb: u64,
+}
+
+fn collect_into(from: &Dir, to: &Dir, room: &mut Room) -> std::io::Result<()> {
     for entry in from.entries()? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -136,8 +154,22 @@ fn collect_into(from: &Dir, to: &Dir) -> std::io::Result<()> {
         }
         if kind.is_dir() {
             to.create_dir_all(&name)?;
-            collect_into(&from.open_dir(&name)?, &to.open_dir(&name)?)?;
+            collect_into(&from.open_dir(&name)?, &to.open_dir(&name)?, room)?;
         } else if kind.is_file() {
+            let size = from.symlink_metadata(&name)?.len();
+            let replaced = to.symlink_metadata(&name).map(|m| m.len()).ok();
+            let needed = size.saturating_sub(replaced.unwrap_or(0));
+            if needed > room.bytes || (replaced.is_none() && room.files == 0) {
+                let _ = from.remove_file(&name);
+                return Err(std::io::Error::other(format!(
+                    "saving {:?} ({:.1} MB) would take the task's saved files past their quota of {} MB or their file limit (sandbox.disk_quota_mb, sandbox.max_files); save smaller files",
+                    name.to_string_lossy(),
+                    size as f64 / (1 << 20) as f64,
+                    room.quota_mb
+                )));
+            }
+            room.bytes -= needed;
+            room.files -= u64::from(replaced.is_none());
             if from.rename(&name, to, &name).is_err() {
                 from.copy(&name, to, &name)?;
                 from.remove_file(&name)?;

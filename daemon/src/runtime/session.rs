@@ -27,6 +27,9 @@ use crate::caps::output::{cap_text, truncation_marker};
 use crate::caps::{self, Grant, LimitHit, fuel};
 use crate::policy::Policy;
 
+/// The most a message built by the host may hold.
+const HOST_MESSAGE_BYTES: u64 = 4_000;
+
 /// Default and bounds of `create_sandbox(timeout)`, in seconds.
 const DEFAULT_SANDBOX_SECS: u64 = 600;
 const MAX_SANDBOX_SECS: u64 = 7 * 24 * 3600;
@@ -59,7 +62,14 @@ impl CallOutcome {
     fn ok(output: String) -> Self {
         CallOutcome { ok: true, output, error: None, fuel: 0, wall_ms: 0.0, limit: None, sandbox_created: None }
     }
+    /// A message the host built (a refusal, an unknown name): capped, as
+    /// it may quote what the caller sent.
     fn error(message: String) -> Self {
+        Self::tool_error(cap_text(message, HOST_MESSAGE_BYTES))
+    }
+
+    /// The tool's own error (already capped by the output limit).
+    fn tool_error(message: String) -> Self {
         CallOutcome {
             ok: false,
             output: format!("[ERROR]: {message}"),
@@ -344,6 +354,14 @@ impl Session {
         outcome
     }
 
+    /// `text` with the host's own folders (this session's root, its
+    /// sandboxes' workspaces and `/tmp`s) shown as the guest knows them.
+    fn guest_view(&self, text: &str, sandbox: &Sandbox) -> String {
+        text.replace(&sandbox.workspace.display().to_string(), crate::caps::filesystem::WORKSPACE)
+            .replace(&sandbox.tmp.display().to_string(), crate::caps::filesystem::TMPDIR)
+            .replace(&self.root.display().to_string(), "<sandbox folder>")
+    }
+
     async fn call_inner(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
         if self.is_cancelled() {
             return CallOutcome::error("the task was cancelled; no more tool calls run".into());
@@ -439,7 +457,10 @@ impl Session {
         if live.is_none() {
             match self.new_live(component, &sandbox) {
                 Ok(l) => live = Some(l),
-                Err(e) => return CallOutcome::error(format!("cannot prepare the sandbox for `{}`: {e:#}", info.name)),
+                Err(e) => {
+                    let why = self.guest_view(&format!("{e:#}"), &sandbox);
+                    return CallOutcome::error(format!("cannot prepare the sandbox for `{}`: {why}", info.name));
+                }
             }
         }
         let l = live.as_mut().unwrap();
@@ -456,7 +477,7 @@ impl Session {
         let fuel = fuel::consumed(policy, &l.store);
         let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
         let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
-        let unsaved = l.staging.as_ref().and_then(|s| collect_outputs(s.path(), &self.outputs).err());
+        let unsaved = l.staging.as_ref().and_then(|s| collect_outputs(s.path(), &self.outputs, policy).err());
         let cap = policy.sandbox.output_bytes;
         let stdio = render_stdio(&stdout, out_dropped, &stderr, err_dropped, cap);
 
@@ -470,7 +491,7 @@ impl Session {
                     }
                     CallError::UnknownTool(m) => m,
                 };
-                CallOutcome::error(cap_text(message + &stdio, cap))
+                CallOutcome::tool_error(cap_text(message + &stdio, cap))
             }
             Err(trap) => {
                 let limit = caps::all().iter().find_map(|c| c.diagnose(policy, &l.store, &trap));
@@ -487,7 +508,7 @@ impl Session {
                 }
                 // A trapped instance cannot be entered again.
                 live = None;
-                let mut o = CallOutcome::error(cap_text(message + &stdio, cap));
+                let mut o = CallOutcome::tool_error(cap_text(message + &stdio, cap));
                 o.limit = limit;
                 o
             }
