@@ -412,14 +412,13 @@ async fn sigterm_interrupts_running_tasks_and_exits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_call_tools_keep_state_serve_files_and_expire() {
     let state = tempfile::tempdir().unwrap();
-    let d = Daemon::start(
-        state.path(),
-        &[("FATHOM_LLM_BASE_URL", "http://127.0.0.1:9/v1"), ("FATHOM_SERVER_SESSION_IDLE_SECS", "2")],
-        &[],
-    )
-    .await;
+    let d = Daemon::start(state.path(), &[("FATHOM_SERVER_SESSION_IDLE_SECS", "2")], &[]).await;
     let s = d.post("/v1/sessions", json!({"policy": "strict"})).await;
     assert_eq!(s.status, 201, "{}", s.text);
+    // This daemon has no model server: sessions work, tasks are refused.
+    let t = d.post("/v1/tasks", json!({"question": "q"})).await;
+    assert_eq!(t.status, 503, "{}", t.text);
+    assert!(t.body["error"]["message"].as_str().unwrap().contains("FATHOM_LLM_BASE_URL"), "{}", t.text);
     let sid = s.body["id"].as_str().unwrap().to_owned();
     let py =
         |code: &str| json!({"server": "tool-python", "tool": "run_python_code", "arguments": {"code_block": code}});

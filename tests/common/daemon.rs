@@ -178,6 +178,7 @@ fn spawn(state: &Path, socket: &Path, env: &[(String, String)], args: &[String])
         .env_remove("FATHOM_TOOLS_DIR")
         .env_remove("FATHOM_POLICY_DIR")
         .env_remove("FATHOM_TOOL_FORMAT")
+        .env_remove("FATHOM_LLM_BASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);

@@ -55,7 +55,10 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             return Err("server.token is too short: use at least 16 random characters".into());
         }
     }
-    config.llm_configs(&crate::policy::Policy::default())?;
+    // Sessions need no model; tasks are refused (503) until one is set.
+    if let Err(e) = config.llm_configs(&crate::policy::Policy::default()) {
+        eprintln!("fathom: warning: {e}; sessions work, tasks are refused until then");
+    }
 
     let mut ropts = RuntimeOptions::from_env();
     ropts.progress = Some(Arc::new(|msg: &str| eprintln!("fathom: {msg}")));

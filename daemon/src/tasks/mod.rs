@@ -281,6 +281,7 @@ impl Tasks {
             return Err(Error::bad_request("question: must not be empty"));
         }
         let (policy, _) = self.policies.load(&s.policy)?;
+        self.policies.config.llm_configs(&policy).map_err(|e| Error::new(503, "no_model_server", e))?;
         let format = match &s.tool_format {
             Some(f) => f.parse::<ToolFormat>().map_err(|e| Error::bad_request(format!("tool_format: {e}")))?,
             None => self.policies.config.tool_format().map_err(Error::bad_request)?,
