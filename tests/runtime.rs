@@ -355,27 +355,72 @@ async fn sandboxes_are_bounded_expire_and_are_freed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn workspace_quota_and_file_count_are_enforced_after_each_call() {
+async fn workspace_quota_and_file_count_are_enforced_as_writes_happen() {
     let f = Fixture::new(policy(|p| {
-        p.sandbox.disk_quota_mb = 1;
-        p.sandbox.max_files = 3;
+        p.sandbox.disk_quota_mb = 2;
+        p.sandbox.max_files = 5;
     }))
     .await;
-    let big = "x".repeat(1 << 20);
-    let out = f.call("hostile.write", json!({"path": "/home/user/big.txt", "content": big + "!"})).await;
-    assert!(!out.ok && out.output.starts_with("written\n[ERROR]: the sandbox workspace holds"), "{}", out.output);
-    assert_eq!(out.limit.as_ref().unwrap().key, "sandbox.disk_quota_mb");
-    // Every call says so until the workspace is back under its quota.
-    let out = f.call("counter.incr", json!({})).await;
+    // The write that would pass the quota fails inside the guest, as a full
+    // disk quota does; the result names the policy key.
+    let out = f.call("hostile.fill", json!({"path": "/home/user/big", "n": 10})).await;
+    assert!(out.output.contains("stopped after 2 MB") && out.output.contains("uota"), "{}", out.output);
     assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.disk_quota_mb"), "{}", out.output);
-    std::fs::remove_file(f.workspace.join("big.txt")).unwrap();
-    assert!(f.call("counter.incr", json!({})).await.ok);
+    assert_eq!(std::fs::metadata(f.workspace.join("big")).unwrap().len(), 2 << 20);
+    // The next call cannot add more, through /tmp either, or by extending.
+    let out = f.call("hostile.fill", json!({"path": "/tmp/more", "n": 1})).await;
+    assert!(out.output.contains("stopped after 0 MB"), "{}", out.output);
+    let out = f.call("hostile.sparse", json!({"path": "/home/user/sparse", "n": 2048})).await;
+    assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.disk_quota_mb"), "{}", out.output);
+    // Deleting frees the space.
+    let out = f.call("hostile.fill", json!({"path": "/home/user/big", "n": 1})).await;
+    assert!(out.ok && out.limit.is_none(), "{}", out.output);
 
-    for i in 0..4 {
-        f.call("hostile.write", json!({"path": format!("/home/user/f{i}"), "content": "."})).await;
-    }
-    let out = f.call("counter.incr", json!({})).await;
+    // Files and folders count against max_files as they are made.
+    let out = f.call("hostile.many", json!({"path": "/home/user/d", "n": 100})).await;
+    assert!(out.output.contains("stopped after"), "{}", out.output);
     assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.max_files"), "{}", out.output);
+    assert_eq!(f.session.disk_used().1, 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_removed_while_open_count_until_closed() {
+    let f = Fixture::new(policy(|p| p.sandbox.disk_quota_mb = 3)).await;
+    // Each removed file keeps its blocks while the guest holds it open: the
+    // fourth megabyte does not fit.
+    let out = f.call("hostile.orphans", json!({"path": "/home/user/o", "n": 10})).await;
+    assert!(out.output.contains("stopped after 3"), "{}", out.output);
+    assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.disk_quota_mb"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_nest_only_so_deep() {
+    let f = Fixture::new(policy(|_| {})).await;
+    let out = f.call("hostile.nest", json!({"path": "/home/user", "n": 1000})).await;
+    let levels = fathom::caps::disk::MAX_DEPTH;
+    assert!(out.output.starts_with(&format!("stopped after {levels} levels")), "{}", out.output);
+    assert!(out.output.contains("64 nested folders"), "{}", out.output);
+    let ws = f.workspace.clone();
+    drop(f);
+    assert!(!ws.exists());
+}
+
+#[tokio::test]
+async fn any_tree_is_removed_however_deep() {
+    // Deeper than PATH_MAX and than a descriptor per level would allow.
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("t");
+    std::fs::create_dir(&root).unwrap();
+    let mut dir = cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap();
+    let name = "n".repeat(200);
+    for _ in 0..40 {
+        dir.create_dir(&name).unwrap();
+        dir.write("f", b"x").unwrap();
+        dir = dir.open_dir(&name).unwrap();
+    }
+    drop(dir);
+    fathom::caps::disk::remove_tree(&root).unwrap();
+    assert!(!root.exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -392,28 +437,27 @@ async fn tools_disabled_by_policy_are_refused() {
 // ---- file tools --------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn saved_outputs_have_a_quota_of_their_own() {
+async fn saved_outputs_share_the_task_quota() {
     let outputs = tempfile::tempdir().unwrap();
-    let mut opts = SessionOptions::new(policy(|p| p.sandbox.disk_quota_mb = 1));
+    let mut opts = SessionOptions::new(policy(|p| p.sandbox.disk_quota_mb = 2));
     opts.outputs = Some(outputs.path().to_path_buf());
     let f = Fixture::with_options(opts).await;
     f.call("hostile.write", json!({"path": "/home/user/big.txt", "content": "x".repeat(700_000)})).await;
     let save = |name: &str| json!({"sandbox_file_path": "big.txt", "local_filename": name});
     let first = f.call("tool-python.download_file_from_sandbox_to_local", save("one.txt")).await;
     assert!(first.ok, "{}", first.output);
-    // The second copy would pass the quota: not saved, said beside the tool's own result.
+    // A second copy would pass the quota: refused as it is written, named.
     let second = f.call("tool-python.download_file_from_sandbox_to_local", save("two.txt")).await;
     assert!(!second.ok, "{}", second.output);
-    assert!(second.output.starts_with("File downloaded successfully"), "{}", second.output);
-    assert!(second.output.contains("sandbox.disk_quota_mb"), "{}", second.output);
+    assert_eq!(second.limit.as_ref().map(|l| l.key), Some("sandbox.disk_quota_mb"), "{}", second.output);
     let saved: Vec<String> = std::fs::read_dir(outputs.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(saved, ["one.txt"]);
-    // Overwriting a saved file with one of the same size fits.
-    let again = f.call("tool-python.download_file_from_sandbox_to_local", save("one.txt")).await;
-    assert!(again.ok, "{}", again.output);
+    // The saved copy stays booked with the workspace file.
+    let (bytes, _) = f.session.disk_used();
+    assert!((1_400_000..1_500_000).contains(&bytes), "{bytes}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

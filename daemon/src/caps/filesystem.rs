@@ -20,6 +20,7 @@ use wasmtime::bail;
 use wasmtime::error::Context;
 use wasmtime_wasi::FsPerms;
 
+use super::disk::DiskMeter;
 use super::{Capability, Grant};
 use crate::policy::Policy;
 
@@ -108,31 +109,36 @@ impl Capability for Filesystem {
 /// Both folders are opened as cap-std directory handles and every entry is
 /// resolved beneath them, never by joining path strings.
 ///
-/// The task's saved outputs have a quota of their own, the policy's
-/// `disk_quota_mb` and `max_files` (the guest cannot delete them, so they
-/// cannot count against its workspace): a file that would pass it is not
-/// saved, by its apparent size, so a sparse file cannot sneak in small.
-pub fn collect_outputs(staging: &Path, outputs: &Path, policy: &Policy) -> std::io::Result<()> {
+/// What the guest staged was booked in the task's disk book as it wrote it
+/// (`caps::disk`), and stays booked once saved: the guest cannot delete its
+/// outputs, so they keep their share of the quota. A saved file replaced by
+/// a new one of the same name gives its share back, and so does whatever is
+/// dropped. Moving never inflates a sparse file; a copy (another
+/// filesystem) is size-checked against the book and deleted if it fails.
+pub fn collect_outputs(staging: &Path, outputs: &Path, disk: &DiskMeter) -> std::io::Result<()> {
     std::fs::create_dir_all(outputs)?;
-    let (bytes, files) = super::disk::usage(outputs);
-    let mut room = Room {
-        bytes: (policy.sandbox.disk_quota_mb << 20).saturating_sub(bytes),
-        files: policy.sandbox.max_files.saturating_sub(files),
-        quota_mb: policy.sandbox.disk_quota_mb,
-    };
     let from = Dir::open_ambient_dir(staging, ambient_authority())?;
     let to = Dir::open_ambient_dir(outputs, ambient_authority())?;
-    collect_into(&from, &to, &mut room)
+    let r = collect_into(&from, &to, disk);
+    // Whatever is still staged is dropped.
+    discard_staged(staging, disk)?;
+    r
 }
 
-/// What the task's outputs may still take.
-struct Room {
-    bytes: u64,
-    files: u64,
-    quota_mb: u64,
+/// Drop everything staged (a call whose writes were refused may have left
+/// partial files): it leaves the disk book with it.
+pub fn discard_staged(staging: &Path, disk: &DiskMeter) -> std::io::Result<()> {
+    let (bytes, files) = super::disk::usage(staging);
+    disk.release(bytes, files);
+    let from = Dir::open_ambient_dir(staging, ambient_authority())?;
+    for entry in from.entries()?.flatten() {
+        let name = entry.file_name();
+        let _ = if entry.file_type()?.is_dir() { from.remove_dir_all(&name) } else { from.remove_file(&name) };
+    }
+    Ok(())
 }
 
-fn collect_into(from: &Dir, to: &Dir, room: &mut Room) -> std::io::Result<()> {
+fn collect_into(from: &Dir, to: &Dir, disk: &DiskMeter) -> std::io::Result<()> {
     for entry in from.entries()? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -142,7 +148,6 @@ fn collect_into(from: &Dir, to: &Dir, room: &mut Room) -> std::io::Result<()> {
         match name.to_str() {
             Some(n) if !n.chars().any(char::is_control) => {}
             _ => {
-                let _ = if kind.is_dir() { from.remove_dir_all(&name) } else { from.remove_file(&name) };
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
@@ -153,28 +158,39 @@ fn collect_into(from: &Dir, to: &Dir, room: &mut Room) -> std::io::Result<()> {
             }
         }
         if kind.is_dir() {
-            to.create_dir_all(&name)?;
-            collect_into(&from.open_dir(&name)?, &to.open_dir(&name)?, room)?;
-        } else if kind.is_file() {
-            let size = from.symlink_metadata(&name)?.len();
-            let replaced = to.symlink_metadata(&name).map(|m| m.len()).ok();
-            let needed = size.saturating_sub(replaced.unwrap_or(0));
-            if needed > room.bytes || (replaced.is_none() && room.files == 0) {
-                let _ = from.remove_file(&name);
-                return Err(std::io::Error::other(format!(
-                    "saving {:?} ({:.1} MB) would take the task's saved files past their quota of {} MB or their file limit (sandbox.disk_quota_mb, sandbox.max_files); save smaller files",
-                    name.to_string_lossy(),
-                    size as f64 / (1 << 20) as f64,
-                    room.quota_mb
-                )));
+            if to.symlink_metadata(&name).is_err() {
+                to.create_dir(&name)?;
+            } else {
+                // The staged folder's entry moves into an existing one.
+                disk.release(0, 1);
             }
-            room.bytes -= needed;
-            room.files -= u64::from(replaced.is_none());
+            collect_into(&from.open_dir(&name)?, &to.open_dir(&name)?, disk)?;
+            from.remove_dir(&name)?;
+        } else if kind.is_file() {
+            // The saved file it replaces gives its share back.
+            if let Ok(old) = to.symlink_metadata(&name) {
+                if old.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{:?} is already saved as a folder; save the file under another name",
+                        name.to_string_lossy()
+                    )));
+                }
+                disk.release(old.len(), 1);
+            }
             if from.rename(&name, to, &name).is_err() {
-                from.copy(&name, to, &name)?;
-                from.remove_file(&name)?;
+                copy_out(from, to, &name)?;
             }
         }
     }
     Ok(())
+}
+
+/// Copy a staged file whose move failed (the outputs folder is on another
+/// filesystem); a partial copy is deleted.
+fn copy_out(from: &Dir, to: &Dir, name: &std::ffi::OsStr) -> std::io::Result<()> {
+    if let Err(e) = from.copy(name, to, name) {
+        let _ = to.remove_file(name);
+        return Err(e);
+    }
+    from.remove_file(name)
 }

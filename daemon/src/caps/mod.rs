@@ -31,6 +31,8 @@ pub struct Grant<'a> {
     pub mounts: &'a filesystem::Mounts,
     pub network: &'a mut Option<std::sync::Arc<crate::net::NetPolicy>>,
     pub extras: &'a crate::runtime::InstanceExtras,
+    /// The instance's side of the task's disk book (`caps::disk`).
+    pub disk: &'a mut Option<disk::DiskView>,
     /// The server the instance's component serves (empty while a component
     /// is described or pre-initialised: it is granted nothing then).
     pub server: &'a str,
@@ -67,6 +69,7 @@ pub trait Capability: Send + Sync {
 pub fn all() -> &'static [&'static dyn Capability] {
     &[
         &filesystem::Filesystem,
+        &disk::Disk,
         &network::Network,
         &output::Output,
         // Asked in this order: a fuel or deadline trap is certain, a refused

@@ -48,6 +48,8 @@ pub struct HostState {
     pub meters: Meters,
     /// The instance's network rules (`caps::network`).
     pub network: Option<Arc<crate::net::NetPolicy>>,
+    /// The instance's side of the task's disk book (`caps::disk`).
+    pub(crate) disk: Option<crate::caps::disk::DiskView>,
 }
 
 /// Host-side counters and buffers of one instance.
@@ -69,6 +71,9 @@ pub struct InstanceExtras {
     /// process environment (the in-process CLI).
     pub secrets: Option<Arc<BTreeMap<String, String>>>,
     pub cancel: Arc<AtomicBool>,
+    /// The session's disk book; instances of a session without one (a
+    /// component described or snapshotted) write unmetered.
+    pub disk: Option<Arc<crate::caps::disk::DiskMeter>>,
 }
 
 /// A cap on live sandboxes shared by every session of a daemon, so idle
@@ -174,6 +179,13 @@ impl Runtime {
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // The filesystem again, metered: the disk quota holds as writes happen.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<_, crate::caps::disk::MeteredFilesystem>(
+            &mut linker,
+            |s| crate::caps::disk::MeteredFs(s),
+        )?;
+        linker.allow_shadowing(false);
         bindings::fathom::tool::http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
         let registry = registry::Registry::load(&engine, &linker, &cache, &opts).await;
         Ok(Arc::new(Runtime { engine, cache, registry }))

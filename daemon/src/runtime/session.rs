@@ -22,7 +22,8 @@ use super::bindings::{CallError, Tool};
 use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
 use super::{BudgetTicket, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
 use crate::caps::deadline::{GRACE, HostTimeout, budget};
-use crate::caps::filesystem::{Mounts, collect_outputs};
+use crate::caps::disk::DiskMeter;
+use crate::caps::filesystem::{Mounts, collect_outputs, discard_staged};
 use crate::caps::output::{cap_text, truncation_marker};
 use crate::caps::{self, Grant, LimitHit, fuel};
 use crate::policy::Policy;
@@ -127,6 +128,9 @@ pub struct Sandbox {
     instances: Mutex<HashMap<usize, Slot>>,
     /// This sandbox's share of the daemon-wide cap, returned when it is freed.
     _ticket: Option<BudgetTicket>,
+    /// The task's disk book, which stops counting this sandbox's files when
+    /// it is freed.
+    disk: Arc<DiskMeter>,
 }
 
 impl Sandbox {
@@ -137,10 +141,16 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if self.owned {
-            let _ = std::fs::remove_dir_all(&self.workspace);
+        // Instances first: files they hold open are closed with them.
+        self.instances.lock().unwrap().clear();
+        self.disk.forget(&self.workspace);
+        self.disk.forget(&self.tmp);
+        let owned = self.owned.then_some(&self.workspace);
+        for dir in owned.into_iter().chain([&self.tmp]) {
+            if let Err(e) = caps::disk::remove_tree(dir) {
+                eprintln!("fathom: cannot remove the sandbox folder {}: {e}", dir.display());
+            }
         }
-        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -161,6 +171,7 @@ pub struct Session {
     table: Mutex<Table>,
     budget: Option<Arc<SandboxBudget>>,
     extras: InstanceExtras,
+    disk: Arc<DiskMeter>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -181,6 +192,9 @@ impl Session {
         let outputs = outputs.canonicalize()?;
         let mut read_roots = opts.policy.files.local_roots.clone();
         read_roots.extend(opts.attachments);
+        // Saved outputs count for as long as the task has them.
+        let disk = DiskMeter::new(&opts.policy);
+        disk.add_existing(&outputs);
         Ok(Session {
             rt,
             policy: Arc::new(opts.policy),
@@ -189,7 +203,8 @@ impl Session {
             read_roots,
             table: Mutex::new(Table::default()),
             budget: opts.budget,
-            extras: InstanceExtras { secrets: opts.secrets, cancel: Arc::default() },
+            extras: InstanceExtras { secrets: opts.secrets, cancel: Arc::default(), disk: Some(disk.clone()) },
+            disk,
             _tmp: tmp,
         })
     }
@@ -223,6 +238,41 @@ impl Session {
 
     pub fn outputs_dir(&self) -> &Path {
         &self.outputs
+    }
+
+    /// Write `bytes` to `rel` in `workspace` (one of this session's
+    /// sandboxes) from the host, booked in the task's disk book like a
+    /// guest's write and refused, naming the limit, when it does not fit.
+    pub fn put_file(&self, workspace: &Path, rel: &Path, bytes: &[u8]) -> Result<(), String> {
+        use caps::disk::{MAX_DEPTH, MAX_PATH, Refusal};
+        if rel.components().count() > MAX_DEPTH || rel.as_os_str().len() > MAX_PATH {
+            return Err(self.disk.limit_hit(Refusal::Placement).message);
+        }
+        let old = std::fs::symlink_metadata(workspace.join(rel)).ok();
+        if old.as_ref().is_some_and(|m| !m.is_file()) {
+            return Err("a folder or special file is already there".into());
+        }
+        let missing =
+            rel.ancestors().skip(1).filter(|a| !a.as_os_str().is_empty() && !workspace.join(a).exists()).count();
+        let old_len = old.as_ref().map_or(0, |m| m.len());
+        let growth = (bytes.len() as u64).saturating_sub(old_len);
+        let entries = missing as u64 + u64::from(old.is_none());
+        self.disk.charge(growth, entries).map_err(|r| self.disk.limit_hit(r).message)?;
+        match crate::hostfs::write(workspace, rel, bytes) {
+            Ok(()) => {
+                self.disk.release(old_len.saturating_sub(bytes.len() as u64), 0);
+                Ok(())
+            }
+            Err(e) => {
+                self.disk.release(growth, entries);
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Bytes and entries the task's files take now, as its disk book has them.
+    pub fn disk_used(&self) -> (u64, u64) {
+        self.disk.used()
     }
 
     /// Ids of the live sandboxes.
@@ -272,6 +322,10 @@ impl Session {
         };
         std::fs::create_dir_all(&workspace)
             .map_err(|e| format!("cannot create the workspace {}: {e}", workspace.display()))?;
+        if !owned {
+            // A folder the user gave: what it holds counts from the start.
+            self.disk.add_existing(&workspace);
+        }
         let tmp = self.root.join("sandboxes").join(format!("{id}.tmp"));
         std::fs::create_dir_all(&tmp)
             .map_err(|e| format!("cannot create the sandbox's /tmp {}: {e}", tmp.display()))?;
@@ -283,6 +337,7 @@ impl Session {
             expires_at: Instant::now() + timeout,
             instances: Mutex::default(),
             _ticket: None,
+            disk: self.disk.clone(),
         })
     }
 
@@ -477,7 +532,17 @@ impl Session {
         let fuel = fuel::consumed(policy, &l.store);
         let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
         let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
-        let unsaved = l.staging.as_ref().and_then(|s| collect_outputs(s.path(), &self.outputs, policy).err());
+        let refused = l.store.data_mut().disk.as_mut().and_then(|d| d.take_refusal());
+        let unsaved = l.staging.as_ref().and_then(|s| {
+            if refused.is_some() {
+                // What was staged may be cut short: none of it is saved.
+                discard_staged(s.path(), &self.disk).err().map(|e| e.to_string()).or(Some(
+                    "a write was refused, so what the call staged may be incomplete and was not kept".to_owned(),
+                ))
+            } else {
+                collect_outputs(s.path(), &self.outputs, &self.disk).err().map(|e| e.to_string())
+            }
+        });
         let cap = policy.sandbox.output_bytes;
         let stdio = render_stdio(&stdout, out_dropped, &stderr, err_dropped, cap);
 
@@ -523,7 +588,7 @@ impl Session {
             outcome.error = Some(message);
         }
         outcome.fuel = fuel;
-        if let Some(hit) = caps::disk::check(policy, &[&sandbox.workspace, &sandbox.tmp]) {
+        if let Some(hit) = refused {
             if outcome.ok {
                 outcome.output.push_str(&format!("\n[ERROR]: {}", hit.message));
             }
@@ -602,13 +667,23 @@ pub(crate) fn new_store(
     let mut wasi = WasiCtxBuilder::new();
     let mut meters = Meters { cancel: extras.cancel.clone(), ..Meters::default() };
     let mut network = None;
+    let mut disk = None;
     {
-        let mut grant = Grant { wasi: &mut wasi, meters: &mut meters, mounts, network: &mut network, extras, server };
+        let mut grant = Grant {
+            wasi: &mut wasi,
+            meters: &mut meters,
+            mounts,
+            network: &mut network,
+            extras,
+            server,
+            disk: &mut disk,
+        };
         for cap in caps::all() {
             cap.prepare(policy, &mut grant)?;
         }
     }
-    let mut store = Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters, network });
+    let mut store =
+        Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters, network, disk });
     for cap in caps::all() {
         cap.attach(policy, &mut store);
     }

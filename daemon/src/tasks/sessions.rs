@@ -142,7 +142,9 @@ impl Sessions {
     pub fn put_file(&self, id: &str, sandbox: Option<&str>, path: &str, bytes: &[u8]) -> Result<Value, Error> {
         let busy = self.entry(id)?;
         let (root, rel) = self.place(&busy.0, sandbox, path)?;
-        crate::hostfs::write(&root, &rel, bytes)
+        busy.0
+            .session
+            .put_file(&root, &rel, bytes)
             .map_err(|e| Error::bad_request(format!("cannot write {path:?} in the sandbox: {e}")))?;
         Ok(json!({"path": format!("/home/user/{}", rel.display()), "bytes": bytes.len()}))
     }

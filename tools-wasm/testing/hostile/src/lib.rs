@@ -36,6 +36,14 @@ struct FsWrite {
     content: String,
 }
 #[derive(Deserialize, JsonSchema)]
+struct FsFill {
+    #[allow(dead_code)] // resolved by the host
+    sandbox_id: SandboxId,
+    path: String,
+    /// Megabytes (or files, or levels).
+    n: u64,
+}
+#[derive(Deserialize, JsonSchema)]
 struct Addr {
     addr: String,
 }
@@ -96,6 +104,52 @@ pub fn toolbox() -> Toolbox {
         .tool("read", "Read a file.", |a: FsPath| std::fs::read_to_string(&a.path).map_err(err))
         .tool("write", "Write a file.", |a: FsWrite| {
             std::fs::write(&a.path, a.content).map(|_| "written".into()).map_err(err)
+        })
+        .tool("fill", "Append 1 MB at a time to a file, n times; report how far it got.", |a: FsFill| {
+            let mut f = std::fs::File::create(&a.path).map_err(err)?;
+            let chunk = vec![b'z'; 1 << 20];
+            for i in 0..a.n {
+                if let Err(e) = f.write_all(&chunk) {
+                    return Ok(format!("stopped after {i} MB: {e}"));
+                }
+            }
+            Ok(format!("wrote {} MB", a.n))
+        })
+        .tool("sparse", "Make a file n MB long without writing it.", |a: FsFill| {
+            let f = std::fs::File::create(&a.path).map_err(err)?;
+            f.set_len(a.n << 20).map(|_| "extended".into()).map_err(err)
+        })
+        .tool("many", "Create n empty files in a folder; report how many it made.", |a: FsFill| {
+            std::fs::create_dir_all(&a.path).map_err(err)?;
+            for i in 0..a.n {
+                if let Err(e) = std::fs::write(format!("{}/f{i}", a.path), b"") {
+                    return Ok(format!("stopped after {i} files: {e}"));
+                }
+            }
+            Ok(format!("made {} files", a.n))
+        })
+        .tool("nest", "Nest n folders below path, one level at a time.", |a: FsFill| {
+            let mut p = std::path::PathBuf::from(&a.path);
+            for i in 0..a.n {
+                p.push("d");
+                if let Err(e) = std::fs::create_dir(&p) {
+                    return Ok(format!("stopped after {i} levels: {e}"));
+                }
+            }
+            Ok(format!("nested {} levels", a.n))
+        })
+        .tool("orphans", "n times: write 1 MB to a file, delete it, keep it open.", |a: FsFill| {
+            let chunk = vec![b'o'; 1 << 20];
+            for i in 0..a.n {
+                let path = format!("{}-{i}", a.path);
+                let mut f = std::fs::File::create(&path).map_err(err)?;
+                if let Err(e) = f.write_all(&chunk) {
+                    return Ok(format!("stopped after {i}: {e}"));
+                }
+                std::fs::remove_file(&path).map_err(err)?;
+                std::mem::forget(f);
+            }
+            Ok(format!("kept {} open", a.n))
         })
         .tool("list", "List a folder.", |a: FsPath| {
             let mut names: Vec<String> = std::fs::read_dir(&a.path)
