@@ -67,8 +67,10 @@ async fn memory_bomb_is_stopped_by_the_cap() {
     // Under the cap, allocation works; a single oversized request is
     // refused to the guest, which can carry on.
     assert_eq!(f.call("hostile.alloc", json!({"n": 32})).await.output, "allocated 32 MB");
+    // The result says which limit refused it.
     let out = f.call("hostile.try_alloc", json!({"n": 1000})).await;
-    assert_eq!(out.output, "allocation refused");
+    assert!(out.output.starts_with("allocation refused\n[ERROR]: an allocation was refused"), "{}", out.output);
+    assert_eq!(out.limit.as_ref().map(|l| l.key), Some("sandbox.memory_mb"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -120,6 +120,17 @@ impl Capability for Memory {
         Ok(())
     }
 
+    fn settle(&self, policy: &Policy, store: &mut Store<HostState>) -> Option<LimitHit> {
+        store.data().meters.memory.refused.map(|wanted| LimitHit {
+            key: "sandbox.memory_mb",
+            message: format!(
+                "an allocation was refused at the memory limit of {} MB (it asked for {} MB in all; sandbox.memory_mb), so the tool saw it run out of memory; free what it holds (del large variables) or work on smaller pieces of data",
+                policy.sandbox.memory_mb,
+                wanted.div_ceil(1 << 20)
+            ),
+        })
+    }
+
     fn diagnose(&self, policy: &Policy, store: &Store<HostState>, _: &wasmtime::Error) -> Option<LimitHit> {
         store.data().meters.memory.refused.map(|wanted| LimitHit {
             key: "sandbox.memory_mb",

@@ -59,6 +59,12 @@ pub trait Capability: Send + Sync {
     fn arm(&self, _policy: &Policy, _store: &mut Store<HostState>) -> wasmtime::Result<()> {
         Ok(())
     }
+    /// After a call that did not trap: the limit this capability enforced
+    /// during it (a write refused, an allocation refused), if any; the guest
+    /// may have carried on, but the result names the limit.
+    fn settle(&self, _policy: &Policy, _store: &mut Store<HostState>) -> Option<LimitHit> {
+        None
+    }
     /// Whether a failed call was stopped by this capability's limit.
     fn diagnose(&self, _policy: &Policy, _store: &Store<HostState>, _error: &wasmtime::Error) -> Option<LimitHit> {
         None

@@ -532,9 +532,10 @@ impl Session {
         let fuel = fuel::consumed(policy, &l.store);
         let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
         let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
-        let refused = l.store.data_mut().disk.as_mut().and_then(|d| d.take_refusal());
+        let settled: Vec<LimitHit> = caps::all().iter().filter_map(|c| c.settle(policy, &mut l.store)).collect();
+        let write_refused = settled.iter().any(|h| caps::disk::KEYS.contains(&h.key));
         let unsaved = l.staging.as_ref().and_then(|s| {
-            if refused.is_some() {
+            if write_refused {
                 // What was staged may be cut short: none of it is saved.
                 discard_staged(s.path(), &self.disk).err().map(|e| e.to_string()).or(Some(
                     "a write was refused, so what the call staged may be incomplete and was not kept".to_owned(),
@@ -588,13 +589,11 @@ impl Session {
             outcome.error = Some(message);
         }
         outcome.fuel = fuel;
-        if let Some(hit) = refused {
-            if outcome.ok {
-                outcome.output.push_str(&format!("\n[ERROR]: {}", hit.message));
-            }
-            outcome.ok = false;
-            outcome.error.get_or_insert_with(|| hit.message.clone());
-            outcome.limit.get_or_insert(hit);
+        // The guest saw the refusal and may have carried on: the result
+        // stays the tool's, with a line naming the limit.
+        if let Some(hit) = settled.into_iter().next().filter(|_| outcome.limit.is_none()) {
+            outcome.output.push_str(&format!("\n[ERROR]: {}", hit.message));
+            outcome.limit = Some(hit);
         }
         outcome.sandbox_created = created;
         if let Some(g) = guard.as_deref_mut() {

@@ -89,6 +89,16 @@ impl MeteredFs<'_> {
         }
     }
 
+    /// A stream on a full quota is refused when it is opened: guests built
+    /// with the component adapter of today's Rust toolchain see every failed
+    /// stream write as `EIO`, but a refused open as the `EDQUOT` it is.
+    fn refuse_when_full(&self) -> FsResult<()> {
+        match self.disk() {
+            Some(d) if d.meter.full() => Err(self.refuse(Refusal::Quota)),
+            _ => Ok(()),
+        }
+    }
+
     fn release(&self, bytes: u64, files: u64) {
         if let Some(d) = self.disk() {
             d.meter.release(bytes, files);
@@ -248,12 +258,14 @@ impl HostDescriptor for MeteredFs<'_> {
 
     fn write_via_stream(&mut self, fd: Resource<Descriptor>, offset: u64) -> FsResult<Resource<DynOutputStream>> {
         let file = self.metered_file(&fd)?;
+        self.refuse_when_full()?;
         let stream = self.fs().write_via_stream(fd, offset)?;
         self.meter_stream(stream, file, Some(offset))
     }
 
     fn append_via_stream(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DynOutputStream>> {
         let file = self.metered_file(&fd)?;
+        self.refuse_when_full()?;
         let stream = self.fs().append_via_stream(fd)?;
         self.meter_stream(stream, file, None)
     }

@@ -34,6 +34,9 @@ pub const MAX_DEPTH: usize = 64;
 /// Longest path below a mount root, in bytes.
 pub const MAX_PATH: usize = 1024;
 
+/// The policy keys this capability enforces.
+pub const KEYS: [&str; 2] = ["sandbox.disk_quota_mb", "sandbox.max_files"];
+
 /// A file's identity: device and inode.
 type Inode = (u64, u64);
 
@@ -93,6 +96,11 @@ impl DiskMeter {
         let mut b = self.book.lock().unwrap();
         b.bytes = b.bytes.saturating_sub(bytes);
         b.files = b.files.saturating_sub(files);
+    }
+
+    /// Whether not one more byte fits.
+    fn full(&self) -> bool {
+        self.book.lock().unwrap().bytes >= self.quota_bytes
     }
 
     /// Bytes and entries booked now.
@@ -265,8 +273,9 @@ impl DiskView {
         Some(self.meter.limit_hit(r))
     }
 
+    /// Keep the call's first refusal: what follows is usually its echo.
     fn note(&self, r: Refusal) {
-        *self.refused.lock().unwrap() = Some(r);
+        self.refused.lock().unwrap().get_or_insert(r);
     }
 }
 
@@ -281,6 +290,10 @@ impl Drop for DiskView {
 pub struct Disk;
 
 impl Capability for Disk {
+    fn settle(&self, _: &Policy, store: &mut wasmtime::Store<crate::runtime::HostState>) -> Option<LimitHit> {
+        store.data_mut().disk.as_mut()?.take_refusal()
+    }
+
     fn prepare(&self, _: &Policy, grant: &mut Grant<'_>) -> wasmtime::Result<()> {
         let Some(meter) = &grant.extras.disk else { return Ok(()) };
         let m = grant.mounts;

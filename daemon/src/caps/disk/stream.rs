@@ -60,7 +60,7 @@ impl MeteredStream {
         match self.meter.charge(growth, 0) {
             Ok(()) => Ok(growth),
             Err(r) => {
-                *self.refused.lock().unwrap() = Some(r);
+                self.refused.lock().unwrap().get_or_insert(r);
                 Err(StreamError::LastOperationFailed(wasmtime::Error::new(QuotaExceeded)))
             }
         }
