@@ -121,24 +121,34 @@ impl Capability for Memory {
     }
 
     fn settle(&self, policy: &Policy, store: &mut Store<HostState>) -> Option<LimitHit> {
-        store.data().meters.memory.refused.map(|wanted| LimitHit {
-            key: "sandbox.memory_mb",
-            message: format!(
-                "an allocation was refused at the memory limit of {} MB (it asked for {} MB in all; sandbox.memory_mb), so the tool saw it run out of memory; free what it holds (del large variables) or work on smaller pieces of data",
-                policy.sandbox.memory_mb,
-                wanted.div_ceil(1 << 20)
-            ),
-        })
+        let wanted = store.data().meters.memory.refused?;
+        Some(limit_hit(
+            policy,
+            wanted,
+            "an allocation was refused at",
+            "so the tool saw it run out of memory; free what it holds (del large variables) or work on smaller pieces of data",
+        ))
     }
 
     fn diagnose(&self, policy: &Policy, store: &Store<HostState>, _: &wasmtime::Error) -> Option<LimitHit> {
-        store.data().meters.memory.refused.map(|wanted| LimitHit {
-            key: "sandbox.memory_mb",
-            message: format!(
-                "the call needed more than its memory limit of {} MB (it asked for {} MB in all; sandbox.memory_mb); work on smaller pieces of data or raise that limit",
-                policy.sandbox.memory_mb,
-                wanted.div_ceil(1 << 20)
-            ),
-        })
+        let wanted = store.data().meters.memory.refused?;
+        Some(limit_hit(
+            policy,
+            wanted,
+            "the call needed more than",
+            "work on smaller pieces of data or raise that limit",
+        ))
+    }
+}
+
+/// The memory limit in words: `what` happened at it, the total `wanted`, and `advice`.
+fn limit_hit(policy: &Policy, wanted: usize, what: &str, advice: &str) -> LimitHit {
+    LimitHit {
+        key: "sandbox.memory_mb",
+        message: format!(
+            "{what} its memory limit of {} MB (it asked for {} MB in all; sandbox.memory_mb); {advice}",
+            policy.sandbox.memory_mb,
+            wanted.div_ceil(1 << 20)
+        ),
     }
 }
