@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod scaffold;
 pub mod server;
 pub mod tasks;
+pub mod wit;
 
 use std::path::PathBuf;
 

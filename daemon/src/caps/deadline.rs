@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::HostState;
 use super::{Capability, LimitHit};
 use crate::policy::Policy;
-use crate::runtime::HostState;
 
 /// Epoch tick: the resolution of deadlines and the slice between yields.
 pub const TICK: Duration = Duration::from_millis(10);

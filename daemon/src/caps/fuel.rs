@@ -7,9 +7,9 @@
 
 use wasmtime::{Store, Trap};
 
+use super::HostState;
 use super::{Capability, LimitHit};
 use crate::policy::Policy;
-use crate::runtime::HostState;
 
 pub struct Fuel;
 

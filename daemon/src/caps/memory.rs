@@ -9,9 +9,9 @@
 
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 
+use super::HostState;
 use super::{Capability, Grant, LimitHit};
 use crate::policy::Policy;
-use crate::runtime::HostState;
 
 /// Instance-wide bounds besides `sandbox.memory_mb`: a component cannot
 /// multiply memories or tables to get around the cap.

@@ -16,12 +16,14 @@ pub mod fuel;
 pub mod memory;
 pub mod network;
 pub mod output;
+mod state;
 
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
+pub use state::{HostState, InstanceExtras, Meters};
+
 use crate::policy::Policy;
-use crate::runtime::{HostState, Meters};
 
 /// What `prepare` may write into: the instance's WASI context under
 /// construction and the host-side meters that will live in its store.
@@ -30,7 +32,7 @@ pub struct Grant<'a> {
     pub meters: &'a mut Meters,
     pub mounts: &'a filesystem::Mounts,
     pub network: &'a mut Option<std::sync::Arc<crate::net::NetPolicy>>,
-    pub extras: &'a crate::runtime::InstanceExtras,
+    pub extras: &'a InstanceExtras,
     /// The instance's side of the task's disk book (`caps::disk`).
     pub disk: &'a mut Option<disk::DiskView>,
     /// The server the instance's component serves (empty while a component
@@ -69,6 +71,21 @@ pub trait Capability: Send + Sync {
     fn diagnose(&self, _policy: &Policy, _store: &Store<HostState>, _error: &wasmtime::Error) -> Option<LimitHit> {
         None
     }
+}
+
+/// Put every host import an instance may use into `linker`: WASI (its
+/// filesystem metered by `disk`) and the `http` import of `network`. What an
+/// instance may actually reach is decided per instance by `prepare`.
+pub fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    // The filesystem again, metered: the disk quota holds as writes happen.
+    linker.allow_shadowing(true);
+    wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<_, disk::MeteredFilesystem>(linker, |s| {
+        disk::MeteredFs(s)
+    })?;
+    linker.allow_shadowing(false);
+    crate::wit::fathom::tool::http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)?;
+    Ok(())
 }
 
 /// All capabilities, in the order they are prepared and asked.

@@ -8,11 +8,11 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use super::HostState;
 use super::{Capability, Grant};
 use crate::net::{Net, NetPolicy, Request, Response, SecretGrant};
 use crate::policy::Policy;
-use crate::runtime::HostState;
-use crate::runtime::bindings::fathom::tool::http;
+use crate::wit::fathom::tool::http;
 
 /// One client pool for the whole process: connections are reused across
 /// instances, while each request is checked against its own instance's policy.

@@ -15,9 +15,9 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use super::HostState;
 use super::{Capability, Grant, LimitHit};
 use crate::policy::Policy;
-use crate::runtime::HostState;
 
 #[derive(Debug, Default)]
 struct Buffer {

@@ -13,68 +13,19 @@ mod registry;
 mod session;
 mod snapshot;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, OptLevel};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use cache::{CompileCache, Origin, Source, engine_fingerprint};
 pub use registry::{Builtin, ComponentInfo, LoadError, ToolInfo, ToolKind};
 pub use session::{CallOutcome, Sandbox, Session, SessionOptions};
 
 use crate::caps::deadline::TICK;
-use crate::caps::memory::MemoryLimiter;
-use crate::caps::output::CappedPipe;
-
-pub(crate) mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../sdk/wit",
-        world: "tool",
-        imports: { "fathom:tool/http.fetch": async },
-        exports: { default: async },
-    });
-}
-
-/// Per-store host state: the WASI context and the meters the capabilities
-/// read and reset.
-pub struct HostState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    pub meters: Meters,
-    /// The instance's network rules (`caps::network`).
-    pub network: Option<Arc<crate::net::NetPolicy>>,
-    /// The instance's side of the task's disk book (`caps::disk`).
-    pub(crate) disk: Option<crate::caps::disk::DiskView>,
-}
-
-/// Host-side counters and buffers of one instance.
-#[derive(Default)]
-pub struct Meters {
-    pub memory: MemoryLimiter,
-    pub deadline: Option<Instant>,
-    pub stdout: CappedPipe,
-    pub stderr: CappedPipe,
-    /// Set when the task or session is cancelled: the epoch callback stops
-    /// the guest at its next tick (`caps::deadline`).
-    pub cancel: Arc<AtomicBool>,
-}
-
-/// What a session adds to each of its instances beyond policy and mounts.
-#[derive(Clone, Default)]
-pub struct InstanceExtras {
-    /// Secret values by name, from the operator's config; `None` means the
-    /// process environment (the in-process CLI).
-    pub secrets: Option<Arc<BTreeMap<String, String>>>,
-    pub cancel: Arc<AtomicBool>,
-    /// The session's disk book; instances of a session without one (a
-    /// component described or snapshotted) write unmetered.
-    pub disk: Option<Arc<crate::caps::disk::DiskMeter>>,
-}
+pub use crate::caps::{HostState, InstanceExtras, Meters};
 
 /// A cap on live sandboxes shared by every session of a daemon, so idle
 /// sessions and tasks together can never pin unbounded memory.
@@ -113,12 +64,6 @@ impl SandboxBudget {
 impl Drop for BudgetTicket {
     fn drop(&mut self) {
         self.0.live.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -178,15 +123,7 @@ impl Runtime {
         spawn_epoch_ticker(&engine);
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // The filesystem again, metered: the disk quota holds as writes happen.
-        linker.allow_shadowing(true);
-        wasmtime_wasi::p2::bindings::filesystem::types::add_to_linker::<_, crate::caps::disk::MeteredFilesystem>(
-            &mut linker,
-            |s| crate::caps::disk::MeteredFs(s),
-        )?;
-        linker.allow_shadowing(false);
-        bindings::fathom::tool::http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        crate::caps::link(&mut linker)?;
         let registry = registry::Registry::load(&engine, &linker, &cache, &opts).await;
         Ok(Arc::new(Runtime { engine, cache, registry }))
     }

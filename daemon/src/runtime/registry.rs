@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
-use super::bindings::{Manifest, Tool, ToolPre};
 use super::cache::{CompileCache, Origin};
 use super::session::{arm_and, new_store};
 use super::snapshot;
 use super::{HostState, Progress, RuntimeOptions};
 use crate::caps::filesystem::Mounts;
 use crate::policy::Policy;
+use crate::wit::{Manifest, Tool, ToolPre};
 
 /// Tools implemented by the host rather than by a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

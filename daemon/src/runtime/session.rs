@@ -18,7 +18,6 @@ use wasmtime::Store;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::bindings::{CallError, Tool};
 use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
 use super::{BudgetTicket, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
 use crate::caps::deadline::{GRACE, HostTimeout, budget};
@@ -27,6 +26,7 @@ use crate::caps::filesystem::{Mounts, collect_outputs, discard_staged};
 use crate::caps::output::{cap_text, truncation_marker};
 use crate::caps::{self, Grant, LimitHit, fuel};
 use crate::policy::Policy;
+use crate::wit::{CallError, Tool};
 
 /// The most a message built by the host may hold.
 const HOST_MESSAGE_BYTES: u64 = 4_000;

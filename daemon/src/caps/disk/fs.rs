@@ -25,7 +25,7 @@ use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, FsError, FsResult};
 
 use super::stream::{MeteredStream, QuotaExceeded};
 use super::{DiskView, MAX_DEPTH, MAX_PATH, Refusal};
-use crate::runtime::HostState;
+use crate::caps::HostState;
 
 /// Marks the metered filesystem for `add_to_linker`.
 pub(crate) struct MeteredFilesystem;

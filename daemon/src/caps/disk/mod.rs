@@ -290,7 +290,7 @@ impl Drop for DiskView {
 pub struct Disk;
 
 impl Capability for Disk {
-    fn settle(&self, _: &Policy, store: &mut wasmtime::Store<crate::runtime::HostState>) -> Option<LimitHit> {
+    fn settle(&self, _: &Policy, store: &mut wasmtime::Store<super::HostState>) -> Option<LimitHit> {
         store.data_mut().disk.as_mut()?.take_refusal()
     }
 
