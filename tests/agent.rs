@@ -206,7 +206,8 @@ async fn duplicates_and_failures_get_the_protocols_wording() {
         "The query 'google_search_wasm sandboxes' has already been used in previous google_search. Please try a different query or keyword."
     );
     let r3 = last_content(&reqs[3].body);
-    assert!(r3.starts_with("Tool call to upload_file_from_local_to_sandbox on tool-python failed. Error: sandbox 'sbx-none' does not exist"), "{r3}");
+    // The made-up sandbox id got a sandbox; the upload itself is refused.
+    assert!(r3.starts_with("Tool call to upload_file_from_local_to_sandbox on tool-python failed. Error: this task may not read local files"), "{r3}");
     let r4 = last_content(&reqs[4].body);
     assert!(r4.starts_with("This exact call (upload_file_from_local_to_sandbox on tool-python, same arguments) was already made in turn 3, and running it again would only repeat its result:\nTool call to upload_file_from_local_to_sandbox on tool-python failed."), "{r4}");
     let r5 = last_content(&reqs[5].body);
@@ -546,10 +547,11 @@ async fn rollbacks_are_capped_then_the_reply_is_taken() {
     let malformed = "<use_mcp_tool>\n<server_name>tool-python</server_name>\n</use_mcp_tool>";
     let mut steps: Vec<Step> = (0..6).map(|_| completion(malformed, "stop")).collect();
     steps.push(completion("\\boxed{gave up}", "stop"));
+    steps.push(completion("\\boxed{gave up}", "stop"));
     let (out, server) = run(steps, |_| {}).await;
     assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Rollback { .. })).count(), 5);
-    assert_eq!(server.count(), 7, "five rollbacks, the sixth reply kept, then the summary");
-    assert_eq!(out.turns, 1);
+    assert_eq!(server.count(), 8, "five rollbacks, the sixth reply kept, the format reminder, then the summary");
+    assert_eq!(out.turns, 2);
     // Every refusal phrase of the protocol is rolled back.
     for phrase in
         ["Due to time constraints I stop here.", "I'm sorry, but I can't help.", "I'm sorry, I cannot solve this."]
@@ -682,4 +684,116 @@ async fn a_long_result_repeated_is_pointed_to_honestly() {
     let msgs = contents(&server.requests.lock().unwrap()[3].body);
     assert_eq!(msgs[3], "y".repeat(3000));
     assert!(msgs[7].starts_with(&format!("{head}its result is in that turn's tool result above.")), "{}", msgs[7]);
+}
+
+// ---- real models' habits -------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_sandbox_id_gets_a_sandbox_that_keeps_its_state() {
+    let steps = vec![
+        completion(
+            &call("tool-python", "run_python_code", r#"{"code_block": "x = 41", "sandbox_id": "default"}"#),
+            "stop",
+        ),
+        completion(
+            &call("tool-python", "run_python_code", r#"{"code_block": "print(x + 1)", "sandbox_id": "default"}"#),
+            "stop",
+        ),
+        completion("\\boxed{42}", "stop"),
+        completion("\\boxed{42}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "42");
+    let reqs = server.requests.lock().unwrap();
+    // The model sees the tool's own text, nothing about the sandbox.
+    assert!(last_content(&reqs[1].body).starts_with("[no output]"));
+    assert_eq!(last_content(&reqs[2].body), "[stdout]\n42");
+    let notes: Vec<&Event> =
+        out.events.iter().filter(|e| matches!(e, Event::Note { kind, .. } if kind == "sandbox_created")).collect();
+    assert_eq!(notes.len(), 1, "created once, then reused: {notes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_tool_names_resolve_when_one_tool_fits() {
+    // Text mode: a wrong server name, and server.tool as the tool name.
+    let steps = vec![
+        completion(&call("python", "run_python_code", r#"{"code_block": "print(6 * 7)"}"#), "stop"),
+        completion(&call("", "tool-python.run_python_code", r#"{"code_block": "print(6 * 8)"}"#), "stop"),
+        completion("\\boxed{42}", "stop"),
+        completion("\\boxed{42}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(last_content(&reqs[1].body), "[stdout]\n42");
+    assert_eq!(last_content(&reqs[2].body), "[stdout]\n48");
+    assert_eq!(
+        out.events.iter().filter(|e| matches!(e, Event::Note { kind, .. } if kind == "tool_resolved")).count(),
+        2
+    );
+    drop(reqs);
+
+    // OpenAI mode: the bare name and server.tool.
+    let steps = vec![
+        native(None, &[("c1", "run_python_code", r#"{"code_block": "print(6 * 7)"}"#)]),
+        native(None, &[("c2", "tool-python.run_python_code", r#"{"code_block": "print(6 * 9)"}"#)]),
+        completion("\\boxed{42}", "stop"),
+        completion("\\boxed{42}", "stop"),
+    ];
+    let (out, _) = run(steps, |c| c.tool_format = ToolFormat::Openai).await;
+    let results: Vec<&str> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolResult { ok: true, output, .. } => Some(output.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, ["[stdout]\n42", "[stdout]\n54"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_written_instead_of_called_is_answered_with_the_call_that_runs_it() {
+    let steps = vec![
+        completion("I will compute it.\n```python\nprint(sum(int(d) for d in str(2**100)))\n```", "stop"),
+        // The model does what it was told: it sends the call it was given.
+        Step::Compute(Box::new(|body| {
+            let nudge = last_content(body);
+            let at = nudge.find("<use_mcp_tool>").expect("the nudge holds the call");
+            nudge[at..].to_owned()
+        })),
+        Step::Compute(Box::new(|body| {
+            let result = last_content(body);
+            format!("The digit sum is \\boxed{{{}}}.", result.trim_start_matches("[stdout]\n").trim())
+        })),
+        completion("\\boxed{115}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "115");
+    let reqs = server.requests.lock().unwrap();
+    let nudge = last_content(&reqs[1].body);
+    assert!(nudge.starts_with("The code in your reply was not run"), "{nudge}");
+    assert!(nudge.contains("<tool_name>run_python_code</tool_name>"), "{nudge}");
+    assert_eq!(last_content(&reqs[2].body), "[stdout]\n115");
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "unrun_code")));
+
+    // Once per task, and off when the policy says so.
+    let steps = vec![completion("```python\nprint(1)\n```", "stop"), completion("\\boxed{1}", "stop")];
+    let (out, server) = run(steps, |c| c.nudge_unrun_code = false).await;
+    assert!(!out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "unrun_code")));
+    assert_eq!(server.count(), 3, "the format reminder, then the summary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_reply_without_call_or_answer_gets_the_format_reminder_once() {
+    let steps = vec![
+        completion("It is probably seven.", "stop"),
+        completion("Still seven.", "stop"),
+        completion("\\boxed{7}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "7");
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 3, "reminded once, then the summary");
+    assert!(last_content(&reqs[1].body).contains("\\boxed{your answer}"));
+    assert!(last_content(&reqs[2].body).contains("FINAL ANSWER"));
 }

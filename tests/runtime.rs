@@ -214,12 +214,19 @@ async fn bad_calls_get_clear_errors() {
     assert!(out.output.len() < 4_200 && out.output.contains("has no tool"), "{} bytes", out.output.len());
     let out = s.call("nosuch", "echo", "{}").await;
     assert!(out.output.contains("there is no tool server `nosuch`"), "{}", out.output);
-    let out = s.call("counter", "incr", r#"{"sandbox_id": "sbx-nope"}"#).await;
+    // An id that is no plain name is refused, naming the live sandboxes; a
+    // plain one the model made up gets a sandbox of its own (made known
+    // beside the result, not in it).
+    let out = s.call("counter", "incr", r#"{"sandbox_id": "sbx/nope"}"#).await;
     assert!(
-        out.output.contains("sandbox 'sbx-nope' does not exist") && out.output.contains(&f.sandbox),
+        out.output.contains("sandbox 'sbx/nope' does not exist") && out.output.contains(&f.sandbox),
         "{}",
         out.output
     );
+    let other = Session::new(f.rt.clone(), SessionOptions::new(policy(|_| {}))).unwrap();
+    let out = other.call("counter", "incr", r#"{"sandbox_id": "sbx-nope"}"#).await;
+    assert!(out.ok && out.sandbox_created.as_deref() == Some("sbx-nope"), "{}", out.output);
+    assert_eq!(other.call("counter", "incr", r#"{"sandbox_id": "sbx-nope"}"#).await.output.trim(), "2");
     // No sandbox_id: the only live sandbox is meant; with two, the call is ambiguous.
     let out = s.call("counter", "incr", "{}").await;
     assert!(out.ok, "{}", out.output);

@@ -226,6 +226,7 @@ pub fn event_line(e: &Value) -> Option<String> {
             format!("  <- {} {}", if e["ok"].as_bool() == Some(true) { "ok" } else { "failed" }, short(s("output"), 90))
         }
         "intervention" => format!("  !! {}", short(s("message"), 110)),
+        "note" => format!("  .. {}", short(s("message"), 110)),
         "limit" => format!("  limit: {}", short(s("message"), 200)),
         "answer" => format!("answer: {}", short(s("answer"), 110)),
         "error" => format!("error: {}", short(s("message"), 200)),

@@ -48,6 +48,9 @@ pub struct Agent {
     pub task_timeout_secs: f64,
     pub temperature: f64,
     pub top_p: f64,
+    /// Answer a reply that writes code in a fenced block instead of calling
+    /// a tool with the call that would run it (once per task).
+    pub nudge_unrun_code: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,6 +109,7 @@ impl Default for Policy {
                 task_timeout_secs: 7200.0,
                 temperature: 1.0,
                 top_p: 0.95,
+                nudge_unrun_code: true,
             },
             sandbox: Sandbox {
                 call_timeout_secs: 60.0,
@@ -234,6 +238,7 @@ struct AgentFile {
     task_timeout_secs: Opt<f64>,
     temperature: Opt<f64>,
     top_p: Opt<f64>,
+    nudge_unrun_code: Opt<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -335,6 +340,9 @@ impl Apply<'_> {
         }
         let a = &f.agent;
         let pa = &mut p.agent;
+        if let Some(v) = &a.nudge_unrun_code {
+            pa.nudge_unrun_code = *v.get_ref();
+        }
         self.num("agent.max_turns", &a.max_turns, &mut pa.max_turns, 1, 1_000_000);
         self.num("agent.max_tool_calls", &a.max_tool_calls, &mut pa.max_tool_calls, 0, 1_000_000);
         self.num("agent.keep_tool_results", &a.keep_tool_results, &mut pa.keep_tool_results, -1, 1_000_000);

@@ -210,3 +210,23 @@ fn a_local_root_over_fathoms_folders_is_refused_at_load() {
 fn common_policy() -> fathom::policy::Policy {
     super::common::policy(|_| {})
 }
+
+/// Attack: a made-up sandbox id that is a path, to place a workspace elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_sandbox_id_cannot_be_a_path() {
+    let s = Sbx::new(|_| {}).await;
+    for id in ["../../escape", "/tmp/x", "a/b", ".hidden", "-rf", &"x".repeat(65)] {
+        let out = s.call("tool-python.run_python_code", json!({ "code_block": "print(1)", "sandbox_id": id })).await;
+        assert!(!out.ok && out.output.contains("does not exist"), "{id}: {}", out.output);
+    }
+    assert_eq!(s.session.sandbox_ids().len(), 1);
+}
+
+/// Attack: made-up sandbox ids to get past sandbox.max_sandboxes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_sandbox_ids_stop_at_max_sandboxes() {
+    let s = Sbx::new(|p| p.sandbox.max_sandboxes = 2).await;
+    assert!(s.call("tool-python.run_python_code", json!({ "code_block": "print(1)", "sandbox_id": "mine" })).await.ok);
+    let out = s.call("tool-python.run_python_code", json!({ "code_block": "print(1)", "sandbox_id": "another" })).await;
+    assert!(!out.ok && out.output.contains("sandbox.max_sandboxes") && out.output.contains("mine"), "{}", out.output);
+}

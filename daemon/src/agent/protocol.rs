@@ -499,3 +499,62 @@ mod tests {
         }
     }
 }
+
+// ---- loose names and unrun code ------------------------------------------------
+
+/// The tool a call names, written exactly or loosely: `server.tool` or
+/// `server__tool` in the tool's place, or a known tool under a wrong or
+/// missing server when exactly one server has it. `None` when nothing (or
+/// more than one tool) fits.
+pub fn resolve_tool(tools: &[ToolInfo], server: &str, tool: &str) -> Option<(String, String)> {
+    let exists = |s: &str, t: &str| tools.iter().any(|i| i.server == s && i.name == t);
+    if exists(server, tool) {
+        return Some((server.to_owned(), tool.to_owned()));
+    }
+    if let Some((s, t)) = tool.split_once("__").or_else(|| tool.rsplit_once('.'))
+        && exists(s, t)
+    {
+        return Some((s.to_owned(), t.to_owned()));
+    }
+    let bare = tool.rsplit(['.']).next().unwrap_or(tool);
+    let bare = bare.rsplit("__").next().unwrap_or(bare);
+    let mut named = tools.iter().filter(|i| i.name == bare);
+    match (named.next(), named.next()) {
+        (Some(only), None) => Some((only.server.clone(), only.name.clone())),
+        _ => None,
+    }
+}
+
+/// Told once when a first reply has neither a tool call nor an answer.
+pub const FORMAT_REMINDER: &str = "Your reply has no tool call and no final answer. If you need a tool, call it in \
+the format the system prompt gives; if you have the answer, write it as \\boxed{your answer}.";
+
+static FENCED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)```").unwrap());
+
+/// For a reply that wrote Python or shell code in a fenced block instead of
+/// calling a tool: one sentence and the exact call that would run the first
+/// such block, when a tool that runs it is installed.
+pub fn unrun_code_nudge(tools: &[ToolInfo], reply: &str, native: bool) -> Option<String> {
+    let (tool, key, code) = FENCED.captures_iter(reply).find_map(|c| {
+        let (tool, key) = match c[1].to_ascii_lowercase().as_str() {
+            "python" | "python3" | "py" => ("run_python_code", "code_block"),
+            "bash" | "sh" | "shell" | "console" | "zsh" => ("run_command", "command"),
+            _ => return None,
+        };
+        let code = c[2].trim_end().to_owned();
+        (!code.trim().is_empty()).then_some((tool, key, code))
+    })?;
+    let (server, tool) = resolve_tool(tools, "tool-python", tool)?;
+    let mut args = Map::new();
+    args.insert(key.into(), code.into());
+    let args = Value::Object(args).to_string();
+    let lead = "The code in your reply was not run: code written in a message is only text, and nothing was computed.";
+    Some(if native {
+        format!("{lead} To run it, call the function `{}` with these arguments: {args}", native_name(&server, &tool))
+    } else {
+        format!(
+            "{lead} To run it, reply with this tool call:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+        )
+    })
+}

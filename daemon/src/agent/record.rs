@@ -73,6 +73,7 @@ impl Finished<'_> {
                         ("tool_result", format!("{server}.{tool} {}", if *ok { "ok" } else { "failed" }), if *ok { "info" } else { "warning" })
                     }
                     Event::Intervention { message, .. } => ("intervention", message.clone(), "warning"),
+                    Event::Note { message, .. } => ("note", message.clone(), "info"),
                     Event::Limit { message, .. } => ("limit", message.clone(), "warning"),
                     Event::Answer { answer } => ("answer", answer.clone(), "info"),
                     Event::Error { message } => ("error", message.clone(), "error"),

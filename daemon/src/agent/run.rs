@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
 use super::protocol::{
-    ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name, native_tools,
-    parse_tool_calls, system_prompt, system_prompt_native, through_last_call,
+    FORMAT_REMINDER, ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name,
+    native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call,
+    unrun_code_nudge,
 };
 use super::tokens;
 use crate::runtime::{CallOutcome, Session, ToolInfo};
@@ -112,6 +113,8 @@ pub struct AgentConfig {
     /// a running tool call finishes (its own deadline bounds it) and the
     /// task stops after it.
     pub task_timeout: Option<Duration>,
+    /// Answer code written in a fenced block with the call that runs it.
+    pub nudge_unrun_code: bool,
 }
 
 impl AgentConfig {
@@ -128,6 +131,7 @@ impl AgentConfig {
             max_rollbacks: 5,
             tool_format: ToolFormat::McpXml,
             task_timeout: Some(Duration::from_secs_f64(p.agent.task_timeout_secs)),
+            nudge_unrun_code: p.agent.nudge_unrun_code,
         }
     }
 }
@@ -178,6 +182,14 @@ pub enum Event {
     /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`,
     /// `cut_reply`.
     Intervention {
+        turn: u64,
+        kind: String,
+        message: String,
+    },
+    /// The runtime did something for the model without telling it in the
+    /// conversation: `sandbox_created` (a call named a sandbox that did not
+    /// exist, or none), `tool_resolved` (a call named a tool loosely).
+    Note {
         turn: u64,
         kind: String,
         message: String,
@@ -327,6 +339,8 @@ enum Stop {
 struct Call {
     id: Option<String>,
     call: ToolCall,
+    /// The name the model wrote, when it was resolved to another.
+    written_as: Option<String>,
 }
 
 /// Everything one task accumulates: what a service checkpoints after each
@@ -369,6 +383,12 @@ pub struct TaskState {
     /// OpenAI mode: the `tools` field and the names it uses.
     #[serde(skip)]
     native: Option<(Vec<Value>, HashMap<String, (String, String)>)>,
+    /// Whether code written instead of called was answered already.
+    #[serde(default)]
+    pub nudged_code: bool,
+    /// Whether the format reminder was given already.
+    #[serde(default)]
+    pub reminded_format: bool,
 }
 
 /// An attachment as text for the first message: UTF-8 files as they are;
@@ -406,6 +426,8 @@ impl TaskState {
             deadline: None,
             clock: None,
             native: None,
+            nudged_code: false,
+            reminded_format: false,
         }
     }
 
@@ -633,11 +655,18 @@ impl Agent<'_> {
             assistant.tool_calls = reply.raw_tool_calls.clone();
             t.messages.push(assistant);
             if calls.is_empty() {
-                return Ok(());
+                match self.unanswered_reply(t, &reply.content) {
+                    Some((kind, message)) => {
+                        self.emit(t, Event::Intervention { turn, kind: kind.into(), message: message.clone() });
+                        t.messages.push(Message::new("user", message));
+                        continue;
+                    }
+                    None => return Ok(()),
+                }
             }
             let mut results: Vec<(Option<String>, String)> = Vec::new();
             let mut limit_hit = false;
-            for Call { id, call } in calls {
+            for Call { id, call, written_as } in calls {
                 if limit_hit || t.calls >= cfg.max_tool_calls {
                     let message = format!(
                         "The limit of {} tool calls for this task (agent.max_tool_calls) is reached; give your final answer now.",
@@ -661,6 +690,12 @@ impl Agent<'_> {
                     t,
                     Event::ToolCall { turn, server: server.clone(), tool: tool.clone(), arguments: args.clone() },
                 );
+                if let Some(written) = written_as {
+                    let message = format!(
+                        "the call named {written:?}; it was run as {server}.{tool}, the only tool of that name"
+                    );
+                    self.emit(t, Event::Note { turn, kind: "tool_resolved".into(), message });
+                }
                 if let Some(key) = query_key(&tool, &call.arguments) {
                     let k = format!("{tool}\u{0}{key}");
                     if t.seen_queries.contains_key(&k) {
@@ -713,6 +748,12 @@ impl Agent<'_> {
                     )
                 } else {
                     let out = self.session.call(&server, &tool, &args.to_string()).await;
+                    if let Some(id) = &out.sandbox_created {
+                        let message = format!(
+                            "the call named no live sandbox, so sandbox {id:?} was created for it; later calls naming it share its state"
+                        );
+                        self.emit(t, Event::Note { turn, kind: "sandbox_created".into(), message });
+                    }
                     if let Some(hit) = out.limit {
                         self.emit(t, Event::Limit { key: hit.key.into(), message: hit.message });
                     }
@@ -862,20 +903,36 @@ impl Agent<'_> {
     }
 
     /// The calls of a reply: `<use_mcp_tool>` blocks, or native calls
-    /// resolved to (server, tool) by their function name.
+    /// resolved to (server, tool) by their function name. A name written
+    /// loosely (a bare tool name, `server.tool`, the wrong server) is
+    /// resolved when exactly one tool fits it.
     fn calls_of(&self, t: &TaskState, reply: &ChatReply) -> Vec<Call> {
+        let tools = self.session.tools();
         let Some((_, names)) = &t.native else {
-            return parse_tool_calls(&reply.content).into_iter().map(|call| Call { id: None, call }).collect();
+            return parse_tool_calls(&reply.content)
+                .into_iter()
+                .map(|mut call| {
+                    let resolved = resolve_tool(&tools, &call.server, &call.tool)
+                        .filter(|(s, t)| (s.as_str(), t.as_str()) != (call.server.as_str(), call.tool.as_str()));
+                    let written_as = resolved.map(|(server, tool)| {
+                        let written = format!("{}.{}", call.server, call.tool);
+                        (call.server, call.tool) = (server, tool);
+                        written
+                    });
+                    Call { id: None, call, written_as }
+                })
+                .collect();
         };
         reply
             .tool_calls
             .iter()
             .map(|nc| {
                 let (arguments, unparsed) = arguments_or_failure(&nc.arguments);
-                let call = match names.get(&nc.name) {
-                    Some((server, tool)) => {
-                        ToolCall { server: server.clone(), tool: tool.clone(), arguments, unparsed }
-                    }
+                let exact = names.get(&nc.name).cloned();
+                let loose = || resolve_tool(&tools, "", &nc.name);
+                let written_as = exact.is_none().then(|| nc.name.clone());
+                let call = match exact.or_else(loose) {
+                    Some((server, tool)) => ToolCall { server, tool, arguments, unparsed },
                     None => {
                         let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
                         known.sort_unstable();
@@ -889,12 +946,44 @@ impl Agent<'_> {
                             )
                             .into(),
                         );
-                        ToolCall { server: String::new(), tool: nc.name.clone(), arguments: m, unparsed: false }
+                        return Call {
+                            id: Some(nc.id.clone()),
+                            call: ToolCall {
+                                server: String::new(),
+                                tool: nc.name.clone(),
+                                arguments: m,
+                                unparsed: false,
+                            },
+                            written_as: None,
+                        };
                     }
                 };
-                Call { id: Some(nc.id.clone()), call }
+                Call { id: Some(nc.id.clone()), call, written_as }
             })
             .collect()
+    }
+
+    /// What to say to a reply that neither calls a tool nor answers, if
+    /// anything (each once per task): code written in a fenced block gets
+    /// the call that would run it; a first reply without a `\boxed{}`
+    /// answer gets the format reminder. `None` lets the reply stand as the
+    /// model's last word.
+    fn unanswered_reply(&self, t: &mut TaskState, reply: &str) -> Option<(&'static str, String)> {
+        if extract_boxed(reply).is_some() {
+            return None;
+        }
+        if self.config.nudge_unrun_code && !t.nudged_code {
+            let tools = self.session.tools();
+            if let Some(message) = unrun_code_nudge(&tools, reply, t.native.is_some()) {
+                t.nudged_code = true;
+                return Some(("unrun_code", message));
+            }
+        }
+        if t.turns == 1 && !t.reminded_format {
+            t.reminded_format = true;
+            return Some(("format_reminder", FORMAT_REMINDER.to_owned()));
+        }
+        None
     }
 
     /// A turn's results: one `user` message (text protocol) or one `tool`

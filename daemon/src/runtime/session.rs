@@ -289,8 +289,26 @@ impl Session {
     /// Create a sandbox living `timeout`; its workspace is `workspace` when
     /// given (and then kept when the sandbox is freed), else a new folder.
     pub fn create_sandbox(&self, timeout: Duration, workspace: Option<PathBuf>) -> Result<Arc<Sandbox>, String> {
+        let id = format!("sbx-{:016x}", rand::random::<u64>());
+        self.create_sandbox_as(id, timeout, workspace)
+    }
+
+    fn create_named(&self, id: &str) -> Result<Arc<Sandbox>, String> {
+        self.create_sandbox_as(id.to_owned(), Duration::from_secs(DEFAULT_SANDBOX_SECS), None)
+    }
+
+    fn create_sandbox_as(
+        &self,
+        id: String,
+        timeout: Duration,
+        workspace: Option<PathBuf>,
+    ) -> Result<Arc<Sandbox>, String> {
         self.sweep();
         let mut table = self.table.lock().unwrap();
+        // A concurrent call adopted the same id first.
+        if let Some(s) = table.live.get(&id) {
+            return Ok(s.clone());
+        }
         let max = self.policy.sandbox.max_sandboxes;
         if table.live.len() as u64 >= max {
             return Err(format!(
@@ -307,15 +325,14 @@ impl Session {
                 )
             })?),
         };
-        let mut sandbox = self.make_sandbox(timeout, workspace)?;
+        let mut sandbox = self.make_sandbox(id, timeout, workspace)?;
         sandbox._ticket = ticket;
         let sandbox = Arc::new(sandbox);
         table.live.insert(sandbox.id.clone(), sandbox.clone());
         Ok(sandbox)
     }
 
-    fn make_sandbox(&self, timeout: Duration, workspace: Option<PathBuf>) -> Result<Sandbox, String> {
-        let id = format!("sbx-{:016x}", rand::random::<u64>());
+    fn make_sandbox(&self, id: String, timeout: Duration, workspace: Option<PathBuf>) -> Result<Sandbox, String> {
         let (workspace, owned) = match workspace {
             Some(w) => (w, false),
             None => (self.root.join("sandboxes").join(&id), true),
@@ -372,6 +389,22 @@ impl Session {
         })
     }
 
+    /// The sandbox `id` names, or a new one under that id when none is live
+    /// (models make ids up, `"default"` most often: the calls that reuse
+    /// the id then share its state, as the model expects). An expired id
+    /// stays an error, since its files are gone; so does one that is no
+    /// plain name, or one past `sandbox.max_sandboxes`. The flag says
+    /// whether the sandbox was created now.
+    fn resolve_or_adopt(&self, id: &str) -> Result<(Arc<Sandbox>, bool), String> {
+        let known = self.resolve(id);
+        let adoptable = !self.table.lock().unwrap().expired.contains(id) && plain_id(id);
+        match known {
+            Ok(s) => Ok((s, false)),
+            Err(_) if adoptable => self.create_named(id).map(|s| (s, true)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The sandbox a call without `sandbox_id` means: the only live one, or
     /// a new one when there is none (small models often leave the id out;
     /// the protocol's E2B tools would fail, which helps nobody). With several
@@ -395,7 +428,8 @@ impl Session {
         if let Some(s) = &table.scratch {
             return Ok(s.clone());
         }
-        let s = Arc::new(self.make_sandbox(Duration::from_secs(u64::MAX / 4), None)?);
+        let id = format!("sbx-{:016x}", rand::random::<u64>());
+        let s = Arc::new(self.make_sandbox(id, Duration::from_secs(u64::MAX / 4), None)?);
         table.scratch = Some(s.clone());
         Ok(s)
     }
@@ -480,7 +514,9 @@ impl Session {
         let mut created = None;
         let sandbox = if info.takes_sandbox {
             match args.get("sandbox_id") {
-                Some(Value::String(id)) => self.resolve(id),
+                Some(Value::String(id)) => {
+                    self.resolve_or_adopt(id).inspect(|(s, new)| created = new.then(|| s.id.clone())).map(|(s, _)| s)
+                }
                 Some(other) => Err(format!("`sandbox_id` must be a string, not {other}")),
                 None => self.implied_sandbox().inspect(|(s, new)| created = new.then(|| s.id.clone())).map(|(s, _)| s),
             }
@@ -622,6 +658,14 @@ impl Session {
         let store = new_store(self.rt.engine(), &self.policy, &mounts, &self.extras, &component.server)?;
         Ok(Live { store, tool: None, staging })
     }
+}
+
+/// Whether a model's own sandbox id can name a sandbox (and its folder):
+/// letters, digits, `-` and `_`, at most 64, not starting with `-`.
+fn plain_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with('-')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Captured stdout/stderr, appended to a result so nothing the tool printed
