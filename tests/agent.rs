@@ -52,6 +52,14 @@ async fn run_with(
     (outcome, server)
 }
 
+/// The rollback rules of MiroThinker v1.0 (the `mirothinker-1.0` preset).
+fn v1_0(c: &mut AgentConfig) {
+    c.rollback_duplicate_queries = false;
+    c.rollback_unknown_tools = false;
+    c.rollback_empty_searches = false;
+    c.rollback_cut_replies = false;
+}
+
 fn contents(body: &Value) -> Vec<String> {
     body["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap_or("").to_owned()).collect()
 }
@@ -192,7 +200,7 @@ async fn duplicates_and_failures_get_the_protocols_wording() {
         completion("\\boxed{no}", "stop"),
         completion("\\boxed{no}", "stop"),
     ];
-    let (out, server) = run(steps, |_| {}).await;
+    let (out, server) = run(steps, v1_0).await;
     let reqs = server.requests.lock().unwrap();
     let r1 = last_content(&reqs[1].body);
     assert!(
@@ -393,6 +401,7 @@ async fn openai_mode_uses_native_tools_and_tool_messages() {
         completion("\\boxed{121932631112635269}", "stop"),
     ];
     let (out, server) = run(steps, |c| {
+        v1_0(c);
         c.tool_format = ToolFormat::Openai;
         c.keep_tool_results = 1;
     })
@@ -576,7 +585,11 @@ async fn a_reply_cut_at_max_tokens_is_answered_not_retried_forever() {
         completion("\\boxed{7}", "stop"),
         completion("\\boxed{7}", "stop"),
     ];
-    let (out, server) = run(steps, |c| c.max_output_tokens = 64).await;
+    let (out, server) = run(steps, |c| {
+        v1_0(c);
+        c.max_output_tokens = 64;
+    })
+    .await;
     assert_eq!(out.error, None);
     assert_eq!(server.count(), 5);
     assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "cut_reply")));
@@ -626,7 +639,11 @@ async fn the_context_guard_formula_at_its_boundary() {
     let script = || {
         vec![completion_usage(&unknown, 2000, 30), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")]
     };
-    let (out, _) = run(script(), |c| c.max_output_tokens = 500).await;
+    let (out, _) = run(script(), |c| {
+        v1_0(c);
+        c.max_output_tokens = 500;
+    })
+    .await;
     let result = out
         .events
         .iter()
@@ -643,12 +660,14 @@ async fn the_context_guard_formula_at_its_boundary() {
         o.events.iter().any(|e| matches!(e, Event::Limit { key, .. } if key == "agent.context_window_tokens"))
     };
     let (out, _) = run(script(), |c| {
+        v1_0(c);
         c.max_output_tokens = 500;
         c.context_window_tokens = estimate;
     })
     .await;
     assert!(hit(&out), "an estimate of {estimate} reaches a context of {estimate}");
     let (out, _) = run(script(), |c| {
+        v1_0(c);
         c.max_output_tokens = 500;
         c.context_window_tokens = estimate + 1;
     })
@@ -796,4 +815,87 @@ async fn a_first_reply_without_call_or_answer_gets_the_format_reminder_once() {
     assert_eq!(reqs.len(), 3, "reminded once, then the summary");
     assert!(last_content(&reqs[1].body).contains("\\boxed{your answer}"));
     assert!(last_content(&reqs[2].body).contains("FINAL ANSWER"));
+}
+
+// ---- MiroThinker 1.7's rollback rules ---------------------------------------------
+
+fn rollbacks(out: &Outcome) -> Vec<String> {
+    out.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rollback { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_1_7_a_repeated_query_is_rolled_back_three_times_then_answered() {
+    let search = call("search_and_scrape_webpage", "google_search", r#"{"q": "wasm sandboxes"}"#);
+    let mut steps: Vec<Step> = (0..5).map(|_| completion(&search, "stop")).collect();
+    steps.extend([completion("\\boxed{no}", "stop"), completion("\\boxed{no}", "stop")]);
+    // The search tool is not installed: its first call is answered as unknown, not rolled back.
+    let (out, server) = run(steps, |c| c.rollback_unknown_tools = false).await;
+    assert_eq!(rollbacks(&out), ["a repeated query"; 3]);
+    let reqs = server.requests.lock().unwrap();
+    // Three resamples, then the query is answered with the v1.0 sentence.
+    assert!(last_content(&reqs[5].body).starts_with("The query 'google_search_wasm sandboxes' has already been used"));
+    assert_eq!(out.turns, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_1_7_a_call_of_an_unknown_tool_is_rolled_back() {
+    let unknown = call("nowhere", "nothing", "{}");
+    let steps = vec![completion(&unknown, "stop"), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(rollbacks(&out), ["a call of a tool that does not exist"]);
+    let reqs = server.requests.lock().unwrap();
+    // The resample sees the task as if the call had never been made.
+    assert_eq!(contents(&reqs[1].body).len(), 2, "{:?}", contents(&reqs[1].body));
+    assert_eq!((out.turns, out.answer.as_str()), (1, "b"));
+    drop(reqs);
+    // Under 1.0 it is answered with the error instead.
+    let steps = vec![completion(&unknown, "stop"), completion("\\boxed{b}", "stop"), completion("\\boxed{b}", "stop")];
+    let (out, server) = run(steps, v1_0).await;
+    assert!(rollbacks(&out).is_empty());
+    assert!(last_content(&server.requests.lock().unwrap()[1].body).contains("there is no tool server `nowhere`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_1_7_a_cut_reply_is_rolled_back_up_to_the_cap_then_answered() {
+    let cut = "<think>Let me work this out step by step, first";
+    // The client resamples a cut reply twice before handing it over (three
+    // requests each); the loop then rolls it back, five times in a row.
+    let mut steps: Vec<Step> = (0..18).map(|_| completion(cut, "length")).collect();
+    steps.extend([completion("\\boxed{7}", "stop"), completion("\\boxed{7}", "stop")]);
+    let (out, server) = run(steps, |c| c.max_output_tokens = 64).await;
+    assert_eq!(rollbacks(&out), ["a reply cut at max_output_tokens"; 5]);
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "cut_reply")));
+    assert_eq!(server.count(), 20);
+    assert_eq!(out.answer, "7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_attempts_are_capped_over_the_whole_task() {
+    let malformed = "<use_mcp_tool>\n<server_name>tool-python</server_name>\n</use_mcp_tool>";
+    let mut steps: Vec<Step> = (0..4).map(|_| completion(malformed, "stop")).collect();
+    steps.extend([
+        completion("\\boxed{x}", "stop"),
+        completion("\\boxed{x}", "stop"),
+        completion("\\boxed{x}", "stop"),
+    ]);
+    let (out, _) = run(steps, |c| c.max_extra_attempts = 2).await;
+    assert_eq!(rollbacks(&out).len(), 2, "then replies are taken as they are");
+}
+
+#[test]
+fn the_presets_carry_each_versions_rules() {
+    let store = fathom::policy::PolicyStore::default();
+    let v10 = store.load("mirothinker-1.0").unwrap();
+    let v17 = store.load("mirothinker-1.7").unwrap();
+    let default = store.load("default").unwrap();
+    assert!(!v10.agent.rollback_duplicate_queries && !v10.agent.rollback_cut_replies && v10.agent.max_turns == 600);
+    assert!(v17.agent.rollback_duplicate_queries && v17.agent.rollback_unknown_tools && v17.agent.max_turns == 200);
+    assert_eq!(v17.agent.max_duplicate_rollbacks, 3);
+    assert!(default.agent.rollback_duplicate_queries && default.agent.rollback_empty_searches, "default follows 1.7");
 }

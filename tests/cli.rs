@@ -136,7 +136,12 @@ fn usage_and_setup_errors_exit_2_with_one_clear_line() {
     assert!(text(&out.stderr).contains("name the tool as SERVER.TOOL"), "{}", text(&out.stderr));
     let out = fathom(state.path(), &["tool", "call", "tool-python.create_sandbox", "--policy", "nonexistent"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("known policies: default, offline, research, strict"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .contains("known policies: default, mirothinker-1.0, mirothinker-1.7, offline, research, strict"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = fathom(state.path(), &["tool", "call", "tool-python.create_sandbox", "--workspace", "/no/such/dir"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -20,6 +20,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("strict", include_str!("../../policies/strict.toml")),
     ("research", include_str!("../../policies/research.toml")),
     ("offline", include_str!("../../policies/offline.toml")),
+    ("mirothinker-1.0", include_str!("../../policies/mirothinker-1.0.toml")),
+    ("mirothinker-1.7", include_str!("../../policies/mirothinker-1.7.toml")),
 ];
 
 /// How deep `extends` may chain before we call it a cycle or a mistake.
@@ -51,6 +53,20 @@ pub struct Agent {
     /// Answer a reply that writes code in a fenced block instead of calling
     /// a tool with the call that would run it (once per task).
     pub nudge_unrun_code: bool,
+    /// The rollback rules MiroThinker 1.7 added to 1.0's (malformed calls
+    /// and refusals, always rolled back): a repeated query, a result saying
+    /// the tool is unknown, a search with no results, a reply cut at
+    /// `max_output_tokens`. Each is sampled again instead of answered.
+    pub rollback_duplicate_queries: bool,
+    pub rollback_unknown_tools: bool,
+    pub rollback_empty_searches: bool,
+    pub rollback_cut_replies: bool,
+    /// Rollbacks in a row before a reply is taken as it is.
+    pub max_consecutive_rollbacks: u64,
+    /// Repeated-query rollbacks in a row before the query is answered.
+    pub max_duplicate_rollbacks: u64,
+    /// Rollbacks in all (turns beyond `max_turns`) before none is allowed.
+    pub max_extra_attempts: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,6 +126,13 @@ impl Default for Policy {
                 temperature: 1.0,
                 top_p: 0.95,
                 nudge_unrun_code: true,
+                rollback_duplicate_queries: true,
+                rollback_unknown_tools: true,
+                rollback_empty_searches: true,
+                rollback_cut_replies: true,
+                max_consecutive_rollbacks: 5,
+                max_duplicate_rollbacks: 3,
+                max_extra_attempts: 200,
             },
             sandbox: Sandbox {
                 call_timeout_secs: 60.0,
@@ -239,6 +262,13 @@ struct AgentFile {
     temperature: Opt<f64>,
     top_p: Opt<f64>,
     nudge_unrun_code: Opt<bool>,
+    rollback_duplicate_queries: Opt<bool>,
+    rollback_unknown_tools: Opt<bool>,
+    rollback_empty_searches: Opt<bool>,
+    rollback_cut_replies: Opt<bool>,
+    max_consecutive_rollbacks: Opt<u64>,
+    max_duplicate_rollbacks: Opt<u64>,
+    max_extra_attempts: Opt<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -340,9 +370,26 @@ impl Apply<'_> {
         }
         let a = &f.agent;
         let pa = &mut p.agent;
-        if let Some(v) = &a.nudge_unrun_code {
-            pa.nudge_unrun_code = *v.get_ref();
+        for (from, to) in [
+            (&a.nudge_unrun_code, &mut pa.nudge_unrun_code),
+            (&a.rollback_duplicate_queries, &mut pa.rollback_duplicate_queries),
+            (&a.rollback_unknown_tools, &mut pa.rollback_unknown_tools),
+            (&a.rollback_empty_searches, &mut pa.rollback_empty_searches),
+            (&a.rollback_cut_replies, &mut pa.rollback_cut_replies),
+        ] {
+            if let Some(v) = from {
+                *to = *v.get_ref();
+            }
         }
+        self.num(
+            "agent.max_consecutive_rollbacks",
+            &a.max_consecutive_rollbacks,
+            &mut pa.max_consecutive_rollbacks,
+            0,
+            1000,
+        );
+        self.num("agent.max_duplicate_rollbacks", &a.max_duplicate_rollbacks, &mut pa.max_duplicate_rollbacks, 0, 1000);
+        self.num("agent.max_extra_attempts", &a.max_extra_attempts, &mut pa.max_extra_attempts, 0, 1_000_000);
         self.num("agent.max_turns", &a.max_turns, &mut pa.max_turns, 1, 1_000_000);
         self.num("agent.max_tool_calls", &a.max_tool_calls, &mut pa.max_tool_calls, 0, 1_000_000);
         self.num("agent.keep_tool_results", &a.keep_tool_results, &mut pa.keep_tool_results, -1, 1_000_000);
@@ -761,7 +808,11 @@ mod tests {
     #[test]
     fn unknown_name_lists_known_ones() {
         let errs = PolicyStore::default().load("nope").unwrap_err();
-        assert!(errs[0].message.contains("default, offline, research, strict"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("default, mirothinker-1.0, mirothinker-1.7, offline, research, strict"),
+            "{}",
+            errs[0]
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub struct AgentConfig {
     pub top_p: f64,
     pub repetition_penalty: Option<f64>,
     /// Consecutive rollbacks before a malformed reply is accepted as is.
-    pub max_rollbacks: u32,
+    pub max_rollbacks: u64,
     pub tool_format: ToolFormat,
     /// The whole task's wall-clock budget. Model calls are cut off at it;
     /// a running tool call finishes (its own deadline bounds it) and the
@@ -115,6 +115,13 @@ pub struct AgentConfig {
     pub task_timeout: Option<Duration>,
     /// Answer code written in a fenced block with the call that runs it.
     pub nudge_unrun_code: bool,
+    /// The rollback rules 1.7 added (see `policy::Agent`).
+    pub rollback_duplicate_queries: bool,
+    pub rollback_unknown_tools: bool,
+    pub rollback_empty_searches: bool,
+    pub rollback_cut_replies: bool,
+    pub max_duplicate_rollbacks: u64,
+    pub max_extra_attempts: u64,
 }
 
 impl AgentConfig {
@@ -128,10 +135,16 @@ impl AgentConfig {
             temperature: p.agent.temperature,
             top_p: p.agent.top_p,
             repetition_penalty: Some(1.05),
-            max_rollbacks: 5,
+            max_rollbacks: p.agent.max_consecutive_rollbacks,
             tool_format: ToolFormat::McpXml,
             task_timeout: Some(Duration::from_secs_f64(p.agent.task_timeout_secs)),
             nudge_unrun_code: p.agent.nudge_unrun_code,
+            rollback_duplicate_queries: p.agent.rollback_duplicate_queries,
+            rollback_unknown_tools: p.agent.rollback_unknown_tools,
+            rollback_empty_searches: p.agent.rollback_empty_searches,
+            rollback_cut_replies: p.agent.rollback_cut_replies,
+            max_duplicate_rollbacks: p.agent.max_duplicate_rollbacks,
+            max_extra_attempts: p.agent.max_extra_attempts,
         }
     }
 }
@@ -359,7 +372,7 @@ pub struct TaskState {
     pub calls: u64,
     pub last_boxed: Option<String>,
     /// Consecutive rollbacks so far.
-    pub rollbacks: u32,
+    pub rollbacks: u64,
     /// Search-like queries already made (`tool \0 key`), with their turn.
     pub seen_queries: HashMap<String, u64>,
     /// Every call that ran: its turn, its result if short, and the index
@@ -389,6 +402,12 @@ pub struct TaskState {
     /// Whether the format reminder was given already.
     #[serde(default)]
     pub reminded_format: bool,
+    /// Repeated-query rollbacks in a row.
+    #[serde(default)]
+    pub duplicate_rollbacks: u64,
+    /// Rollbacks in all (extra attempts beyond `max_turns`).
+    #[serde(default)]
+    pub extra_attempts: u64,
 }
 
 /// An attachment as text for the first message: UTF-8 files as they are;
@@ -428,6 +447,8 @@ impl TaskState {
             native: None,
             nudged_code: false,
             reminded_format: false,
+            duplicate_rollbacks: 0,
+            extra_attempts: 0,
         }
     }
 
@@ -610,13 +631,32 @@ impl Agent<'_> {
             // below, not rolled back: resampling gives the same cut.
             let cut_short = reply.cut && calls.is_empty() && !reply.repetitive;
             let malformed = t.native.is_none() && calls.is_empty() && has_tool_tags(&reply.content) && !cut_short;
-            if (malformed || is_refusal(&reply.content)) && t.rollbacks < cfg.max_rollbacks {
-                t.rollbacks += 1;
-                let reason = if malformed { "tool-call tags that do not parse" } else { "a refusal" };
-                self.emit(t, Event::Rollback { turn: t.turns + 1, reason: reason.into() });
+            let duplicate = cfg.rollback_duplicate_queries
+                && t.duplicate_rollbacks < cfg.max_duplicate_rollbacks
+                && calls.iter().any(|c| {
+                    query_key(&c.call.tool, &c.call.arguments)
+                        .is_some_and(|k| t.seen_queries.contains_key(&format!("{}\u{0}{k}", c.call.tool)))
+                });
+            let cause = if malformed {
+                Some("tool-call tags that do not parse")
+            } else if is_refusal(&reply.content) {
+                Some("a refusal")
+            } else if cut_short && cfg.rollback_cut_replies {
+                Some("a reply cut at max_output_tokens")
+            } else if duplicate {
+                Some("a repeated query")
+            } else {
+                None
+            };
+            if let Some(reason) = cause
+                && self.may_roll_back(t)
+            {
+                t.duplicate_rollbacks += u64::from(duplicate && reason == "a repeated query");
+                self.roll_back(t, t.turns + 1, reason);
                 continue;
             }
             t.rollbacks = 0;
+            t.duplicate_rollbacks = 0;
             t.turns += 1;
             let turn = t.turns;
             self.emit(t, Event::Turn { turn });
@@ -666,6 +706,10 @@ impl Agent<'_> {
             }
             let mut results: Vec<(Option<String>, String)> = Vec::new();
             let mut limit_hit = false;
+            // What this turn added to the task's memory of calls, undone if
+            // the turn is rolled back; and why it would be.
+            let mut remembered: Vec<String> = Vec::new();
+            let mut after_cause: Option<&'static str> = None;
             for Call { id, call, written_as } in calls {
                 if limit_hit || t.calls >= cfg.max_tool_calls {
                     let message = format!(
@@ -709,7 +753,11 @@ impl Agent<'_> {
                         results.push((id, message));
                         continue;
                     }
-                    t.seen_queries.insert(k, turn);
+                    t.seen_queries.insert(k.clone(), turn);
+                    remembered.push(k);
+                }
+                if cfg.rollback_unknown_tools && resolve_tool(&self.session.tools(), &server, &tool).is_none() {
+                    after_cause.get_or_insert("a call of a tool that does not exist");
                 }
                 let fingerprint = format!("{server}\u{0}{tool}\u{0}{args}");
                 // Python cells and shell commands legitimately repeat (state
@@ -770,9 +818,27 @@ impl Agent<'_> {
                 // Where push_results will put this result: one message per
                 // turn in the text protocol, one per call natively.
                 let at = t.messages.len() + if t.native.is_some() { results.len() } else { 0 };
+                if cfg.rollback_empty_searches && tool == "google_search" && ok && no_organic_results(&text) {
+                    after_cause.get_or_insert("a search with no results");
+                }
+                remembered.push(fingerprint.clone());
                 t.seen_calls.insert(fingerprint, (turn, cut_for_recall(&text), at));
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
+            }
+            if let Some(reason) = after_cause
+                && !limit_hit
+                && self.may_roll_back(t)
+            {
+                // The calls ran; the reply that made them is sampled again.
+                for key in remembered {
+                    t.seen_queries.remove(&key);
+                    t.seen_calls.remove(&key);
+                }
+                t.messages.pop();
+                t.turns -= 1;
+                self.roll_back(t, turn, reason);
+                continue;
             }
             let new_tokens: u64 = results.iter().map(|(_, r)| tokens::count(r)).sum();
             self.push_results(t, results);
@@ -963,6 +1029,18 @@ impl Agent<'_> {
             .collect()
     }
 
+    /// Whether another rollback is allowed: fewer than the cap in a row,
+    /// and extra attempts left.
+    fn may_roll_back(&self, t: &TaskState) -> bool {
+        t.rollbacks < self.config.max_rollbacks && t.extra_attempts < self.config.max_extra_attempts
+    }
+
+    fn roll_back(&self, t: &mut TaskState, turn: u64, reason: &str) {
+        t.rollbacks += 1;
+        t.extra_attempts += 1;
+        self.emit(t, Event::Rollback { turn, reason: reason.into() });
+    }
+
     /// What to say to a reply that neither calls a tool nor answers, if
     /// anything (each once per task): code written in a fenced block gets
     /// the call that would run it; a first reply without a `\boxed{}`
@@ -1016,9 +1094,25 @@ fn drop_last_turn(messages: &mut Vec<Message>) {
     }
 }
 
+/// Whether a `google_search` result is Serper JSON with no organic results.
+fn no_organic_results(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("organic").and_then(Value::as_array).map(Vec::is_empty))
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_with_no_organic_results_is_recognised() {
+        assert!(no_organic_results(r#"{"organic": [], "searchParameters": {"q": "x"}}"#));
+        assert!(!no_organic_results(r#"{"organic": [{"title": "t", "link": "l"}]}"#));
+        assert!(!no_organic_results("Tool call to google_search failed"));
+        assert!(!no_organic_results(r#"{"answerBox": {}}"#));
+    }
 
     #[test]
     fn keep_last_replaces_old_tool_results_only() {
