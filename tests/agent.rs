@@ -899,3 +899,58 @@ fn the_presets_carry_each_versions_rules() {
     assert_eq!(v17.agent.max_duplicate_rollbacks, 3);
     assert!(default.agent.rollback_duplicate_queries && default.agent.rollback_empty_searches, "default follows 1.7");
 }
+
+// ---- steering -------------------------------------------------------------------
+
+fn py(code: &str) -> String {
+    call("tool-python", "run_python_code", &serde_json::json!({ "code_block": code }).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_a_b_a_b_loop_is_stopped_at_its_fourth_call() {
+    let steps = vec![
+        completion(&py("print('a')"), "stop"),
+        completion(&py("print('b')"), "stop"),
+        completion(&py("print('a')"), "stop"),
+        completion(&py("print('b')"), "stop"),
+        completion("\\boxed{ab}", "stop"),
+        completion("\\boxed{ab}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(last_content(&reqs[3].body), "[stdout]\na", "the third call ran");
+    let answer = last_content(&reqs[4].body);
+    assert!(answer.starts_with("You have been alternating between the same two calls"), "{answer}");
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "action_loop")));
+    assert_eq!(out.tool_calls, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_duplicate_call_straight_again_is_the_same_call() {
+    let steps = vec![
+        completion(&py("print('x')"), "stop"),
+        completion(&py("print(\"x\")   \n"), "stop"),
+        completion("\\boxed{x}", "stop"),
+        completion("\\boxed{x}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    let reqs = server.requests.lock().unwrap();
+    assert!(
+        last_content(&reqs[2].body).starts_with("This exact call (run_python_code on tool-python"),
+        "{}",
+        last_content(&reqs[2].body)
+    );
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "repeated_call")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_reaching_for_the_network_is_marked_and_pointed_elsewhere() {
+    let steps = vec![
+        completion(&py("import urllib.request\nurllib.request.urlopen('http://example.com')"), "stop"),
+        completion("\\boxed{x}", "stop"),
+        completion("\\boxed{x}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert!(last_content(&server.requests.lock().unwrap()[1].body).contains("scrape_and_extract_info"));
+    assert!(out.events.iter().any(|e| matches!(e, Event::Note { kind, .. } if kind == "network_attempt")));
+}

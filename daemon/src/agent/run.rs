@@ -326,6 +326,45 @@ fn repeated_call(tool: &str, server: &str, turn: u64, result: Option<&str>, omit
     }
 }
 
+/// Arguments as a call's identity, so calls that differ only in form are
+/// one call: in every string single quotes become double; for lookups
+/// (queries, URLs) case and runs of whitespace do not count either; for
+/// code, where they do, only trailing whitespace is dropped.
+fn normalized(v: &Value, code: bool) -> String {
+    fn walk(v: &Value, code: bool) -> Value {
+        match v {
+            Value::String(s) => {
+                let s = s.replace('\'', "\"");
+                Value::String(if code {
+                    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim().to_owned()
+                } else {
+                    s.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ")
+                })
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|v| walk(v, code)).collect()),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), walk(v, code))).collect()),
+            other => other.clone(),
+        }
+    }
+    walk(v, code).to_string()
+}
+
+/// The answer to the fourth call of an A-B-A-B alternation (`recent` holds
+/// the calls that ran last), naming the two calls.
+fn alternation(recent: &[String], next: &str) -> Option<String> {
+    let [.., a, b, a2] = recent else { return None };
+    if a != a2 || b != next || a == b {
+        return None;
+    }
+    let name = |fp: &str| fp.split('\u{0}').nth(1).unwrap_or("").to_owned();
+    Some(format!(
+        "You have been alternating between the same two calls ({} and {}) without progress; their results are above. \
+         Try a different approach, or give your final answer in \\boxed{{}}.",
+        name(a),
+        name(b)
+    ))
+}
+
 /// A looping reply, cut just before its tail starts to repeat: what the
 /// model said before it got stuck stays in the conversation.
 fn cut_repetition(reply: &str) -> String {
@@ -408,6 +447,9 @@ pub struct TaskState {
     /// Rollbacks in all (extra attempts beyond `max_turns`).
     #[serde(default)]
     pub extra_attempts: u64,
+    /// The last three calls that ran, for the A-B-A-B test.
+    #[serde(default)]
+    pub recent_calls: Vec<String>,
 }
 
 /// An attachment as text for the first message: UTF-8 files as they are;
@@ -449,6 +491,7 @@ impl TaskState {
             reminded_format: false,
             duplicate_rollbacks: 0,
             extra_attempts: 0,
+            recent_calls: Vec::new(),
         }
     }
 
@@ -759,10 +802,11 @@ impl Agent<'_> {
                 if cfg.rollback_unknown_tools && resolve_tool(&self.session.tools(), &server, &tool).is_none() {
                     after_cause.get_or_insert("a call of a tool that does not exist");
                 }
-                let fingerprint = format!("{server}\u{0}{tool}\u{0}{args}");
                 // Python cells and shell commands legitimately repeat (state
                 // changes between them); lookups do not.
                 let repeatable = matches!(tool.as_str(), "run_python_code" | "run_command" | "create_sandbox");
+                // Near-duplicates count as the same call (see `normalized`).
+                let fingerprint = format!("{server}\u{0}{tool}\u{0}{}", normalized(&args, repeatable));
                 // A stateful call may be repeated after other calls (state
                 // changed in between); the same call straight again is a loop.
                 let repeat = match t.seen_calls.get(&fingerprint) {
@@ -776,6 +820,14 @@ impl Agent<'_> {
                     results.push((id, message));
                     continue;
                 }
+                if let Some(message) = alternation(&t.recent_calls, &fingerprint) {
+                    self.emit(t, Event::Intervention { turn, kind: "action_loop".into(), message: message.clone() });
+                    results.push((id, message));
+                    continue;
+                }
+                t.recent_calls.push(fingerprint.clone());
+                let keep_from = t.recent_calls.len().saturating_sub(3);
+                t.recent_calls.drain(..keep_from);
                 t.last_ran = Some(fingerprint.clone());
                 let (text, ok, wall_ms) = if call.unparsed {
                     // Quoted only in part: a huge broken argument would
@@ -823,6 +875,13 @@ impl Agent<'_> {
                 }
                 remembered.push(fingerprint.clone());
                 t.seen_calls.insert(fingerprint, (turn, cut_for_recall(&text), at));
+                if matches!(tool.as_str(), "run_python_code" | "run_command")
+                    && text.contains("scrape_and_extract_info")
+                {
+                    // The tool said where the network is; marked for filtering.
+                    let message = "the code tried to reach the network, which code tools have none of".to_owned();
+                    self.emit(t, Event::Note { turn, kind: "network_attempt".into(), message });
+                }
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
             }
@@ -1105,6 +1164,17 @@ fn no_organic_results(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_duplicates_share_a_fingerprint() {
+        let q = |s: &str| normalized(&serde_json::json!({ "q": s }), false);
+        assert_eq!(q("Wasm   Sandboxes 'fast'"), q("wasm sandboxes \"fast\""));
+        assert_ne!(q("wasm sandboxes"), q("wasm sandbox"));
+        let code = |s: &str| normalized(&serde_json::json!({ "code_block": s }), true);
+        assert_eq!(code("print('x')  \n"), code("print(\"x\")"));
+        assert_ne!(code("print('x')"), code("print('X')"), "case matters in code");
+        assert_ne!(code("if a:\n    b"), code("if a:\n        b"), "so does indentation");
+    }
 
     #[test]
     fn a_search_with_no_organic_results_is_recognised() {
