@@ -954,3 +954,91 @@ async fn code_reaching_for_the_network_is_marked_and_pointed_elsewhere() {
     assert!(last_content(&server.requests.lock().unwrap()[1].body).contains("scrape_and_extract_info"));
     assert!(out.events.iter().any(|e| matches!(e, Event::Note { kind, .. } if kind == "network_attempt")));
 }
+
+// ---- failure-experience retries -------------------------------------------------
+
+type Bodies = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A model that cannot answer until it has read two post-mortems; with
+/// every request body it got (a responder records counts only).
+async fn learns_from_failures() -> (Scripted, Bodies) {
+    let bodies = Bodies::default();
+    let seen = bodies.clone();
+    let server = Scripted::responder(move |body| {
+        seen.lock().unwrap().push(body.clone());
+        let msgs = body["messages"].as_array().unwrap();
+        let first = msgs[1]["content"].as_str().unwrap_or("");
+        let last = msgs.last().unwrap()["content"].as_str().unwrap_or("");
+        if last.contains("post-mortem") {
+            let n = first.matches("\nAttempt ").count() + 1;
+            return completion(
+                &format!(
+                    "Failure type: incomplete\nWhat happened: attempt {n} ran out of ideas\nUseful findings: none"
+                ),
+                "stop",
+            );
+        }
+        if last.contains("FINAL ANSWER") {
+            return completion(
+                if first.contains("Attempt 2:") { "\\boxed{42}" } else { "I could not finish." },
+                "stop",
+            );
+        }
+        completion("Thinking.", "stop")
+    })
+    .await;
+    (server, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_is_followed_by_a_post_mortem_and_a_fresh_start() {
+    let (server, bodies) = learns_from_failures().await;
+    let llm = server.client(|_| {});
+    let policy = common::policy(|p| p.agent.max_attempts = 3);
+    let config = AgentConfig::from_policy(&policy);
+    let session = Session::new(common::runtime().await, SessionOptions::new(policy)).unwrap();
+    let agent = Agent { llm: &llm, session: &session, config, on_event: None };
+    let out = agent.run("task-retry", "What is the answer?", "2026-12-01").await;
+    assert_eq!(out.answer, "42");
+    let attempts: Vec<u64> = out
+        .events
+        .iter()
+        .filter_map(|e| if let Event::Attempt { attempt, .. } = e { Some(*attempt) } else { None })
+        .collect();
+    assert_eq!(attempts, [2, 3]);
+    let reqs = bodies.lock().unwrap();
+    // The third attempt starts from the task and both post-mortems, nothing else.
+    let third = reqs.iter().find(|b| contents(b)[1].contains("Attempt 2:")).unwrap();
+    let sent = contents(third);
+    assert_eq!(sent.len(), 2, "a fresh conversation");
+    assert!(sent[1].starts_with("What is the answer?"));
+    assert!(
+        sent[1].contains("=== Previous Attempts Analysis ===")
+            && sent[1].contains("attempt 1 ran out")
+            && sent[1].contains("attempt 2 ran out"),
+        "{}",
+        sent[1]
+    );
+    // Usage is summed over every request of every attempt.
+    assert_eq!(out.usage.prompt_tokens, 11 * reqs.len() as u64);
+    assert_eq!(out.turns, 6, "two turns in each of three attempts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_carrying_failures_a_fresh_start_is_clean() {
+    let (server, bodies) = learns_from_failures().await;
+    let llm = server.client(|_| {});
+    let policy = common::policy(|p| {
+        p.agent.max_attempts = 3;
+        p.agent.carry_failure_summary = false;
+    });
+    let config = AgentConfig::from_policy(&policy);
+    let session = Session::new(common::runtime().await, SessionOptions::new(policy)).unwrap();
+    let agent = Agent { llm: &llm, session: &session, config, on_event: None };
+    let out = agent.run("task-retry", "What is the answer?", "2026-12-01").await;
+    // Never told what failed, it never learns: three attempts, no answer.
+    assert!(!out.boxed, "{}", out.answer);
+    assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Attempt { .. })).count(), 2);
+    let reqs = bodies.lock().unwrap();
+    assert!(reqs.len() > 6 && reqs.iter().all(|b| !contents(b)[1].contains("Previous Attempts")));
+}

@@ -227,6 +227,7 @@ pub fn event_line(e: &Value) -> Option<String> {
         }
         "intervention" => format!("  !! {}", short(s("message"), 110)),
         "note" => format!("  .. {}", short(s("message"), 110)),
+        "attempt" => format!("attempt {} (after a post-mortem: {})", e["attempt"], short(s("failure_summary"), 80)),
         "limit" => format!("  limit: {}", short(s("message"), 200)),
         "answer" => format!("answer: {}", short(s("answer"), 110)),
         "error" => format!("error: {}", short(s("message"), 200)),

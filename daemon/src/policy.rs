@@ -67,6 +67,12 @@ pub struct Agent {
     pub max_duplicate_rollbacks: u64,
     /// Rollbacks in all (turns beyond `max_turns`) before none is allowed.
     pub max_extra_attempts: u64,
+    /// Attempts at the task: one that ends without a usable answer (or at
+    /// `max_turns` or the context guard) is followed by a post-mortem and a
+    /// fresh start, up to this many in all.
+    pub max_attempts: u64,
+    /// Whether a fresh start carries the earlier attempts' post-mortems.
+    pub carry_failure_summary: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -133,6 +139,8 @@ impl Default for Policy {
                 max_consecutive_rollbacks: 5,
                 max_duplicate_rollbacks: 3,
                 max_extra_attempts: 200,
+                max_attempts: 1,
+                carry_failure_summary: true,
             },
             sandbox: Sandbox {
                 call_timeout_secs: 60.0,
@@ -269,6 +277,8 @@ struct AgentFile {
     max_consecutive_rollbacks: Opt<u64>,
     max_duplicate_rollbacks: Opt<u64>,
     max_extra_attempts: Opt<u64>,
+    max_attempts: Opt<u64>,
+    carry_failure_summary: Opt<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -376,6 +386,7 @@ impl Apply<'_> {
             (&a.rollback_unknown_tools, &mut pa.rollback_unknown_tools),
             (&a.rollback_empty_searches, &mut pa.rollback_empty_searches),
             (&a.rollback_cut_replies, &mut pa.rollback_cut_replies),
+            (&a.carry_failure_summary, &mut pa.carry_failure_summary),
         ] {
             if let Some(v) = from {
                 *to = *v.get_ref();
@@ -390,6 +401,7 @@ impl Apply<'_> {
         );
         self.num("agent.max_duplicate_rollbacks", &a.max_duplicate_rollbacks, &mut pa.max_duplicate_rollbacks, 0, 1000);
         self.num("agent.max_extra_attempts", &a.max_extra_attempts, &mut pa.max_extra_attempts, 0, 1_000_000);
+        self.num("agent.max_attempts", &a.max_attempts, &mut pa.max_attempts, 1, 100);
         self.num("agent.max_turns", &a.max_turns, &mut pa.max_turns, 1, 1_000_000);
         self.num("agent.max_tool_calls", &a.max_tool_calls, &mut pa.max_tool_calls, 0, 1_000_000);
         self.num("agent.keep_tool_results", &a.keep_tool_results, &mut pa.keep_tool_results, -1, 1_000_000);

@@ -74,6 +74,7 @@ impl Finished<'_> {
                     }
                     Event::Intervention { message, .. } => ("intervention", message.clone(), "warning"),
                     Event::Note { message, .. } => ("note", message.clone(), "info"),
+                    Event::Attempt { attempt, .. } => ("attempt", format!("attempt {attempt} starts afresh"), "warning"),
                     Event::Limit { message, .. } => ("limit", message.clone(), "warning"),
                     Event::Answer { answer } => ("answer", answer.clone(), "info"),
                     Event::Error { message } => ("error", message.clone(), "error"),

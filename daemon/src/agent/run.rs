@@ -32,6 +32,8 @@ pub trait ToolExecutor: Send + Sync {
     /// Call `server.tool` with `arguments` (JSON text); never fails, every
     /// problem is in the outcome.
     async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome;
+    /// Free every sandbox: a new attempt at the task starts with none.
+    fn reset(&self) {}
 }
 
 #[async_trait::async_trait]
@@ -41,6 +43,9 @@ impl ToolExecutor for Session {
     }
     async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
         Session::call(self, server, tool, arguments).await
+    }
+    fn reset(&self) {
+        self.close();
     }
 }
 
@@ -122,6 +127,9 @@ pub struct AgentConfig {
     pub rollback_cut_replies: bool,
     pub max_duplicate_rollbacks: u64,
     pub max_extra_attempts: u64,
+    /// Attempts at the task, with post-mortems between them.
+    pub max_attempts: u64,
+    pub carry_failure_summary: bool,
 }
 
 impl AgentConfig {
@@ -145,6 +153,8 @@ impl AgentConfig {
             rollback_cut_replies: p.agent.rollback_cut_replies,
             max_duplicate_rollbacks: p.agent.max_duplicate_rollbacks,
             max_extra_attempts: p.agent.max_extra_attempts,
+            max_attempts: p.agent.max_attempts,
+            carry_failure_summary: p.agent.carry_failure_summary,
         }
     }
 }
@@ -213,6 +223,12 @@ pub enum Event {
     },
     Answer {
         answer: String,
+    },
+    /// A new attempt at the task starts, after the post-mortem of the
+    /// one before.
+    Attempt {
+        attempt: u64,
+        failure_summary: String,
     },
     /// The task failed; the outcome keeps everything up to this point.
     Error {
@@ -450,6 +466,17 @@ pub struct TaskState {
     /// The last three calls that ran, for the A-B-A-B test.
     #[serde(default)]
     pub recent_calls: Vec<String>,
+    /// Attempts before this one, their post-mortems, and the turns and
+    /// calls they used (the counters above are this attempt's).
+    #[serde(default)]
+    pub failures: Vec<String>,
+    #[serde(default)]
+    pub prior_turns: u64,
+    #[serde(default)]
+    pub prior_calls: u64,
+    /// The task's first message as the first attempt had it.
+    #[serde(default)]
+    pub task_message: String,
 }
 
 /// An attachment as text for the first message: UTF-8 files as they are;
@@ -492,6 +519,10 @@ impl TaskState {
             duplicate_rollbacks: 0,
             extra_attempts: 0,
             recent_calls: Vec::new(),
+            failures: Vec::new(),
+            prior_turns: 0,
+            prior_calls: 0,
+            task_message: String::new(),
         }
     }
 
@@ -519,14 +550,49 @@ impl TaskState {
             boxed,
             messages: self.messages,
             system_prompt: self.system_prompt,
-            turns: self.turns,
-            tool_calls: self.calls,
+            turns: self.prior_turns + self.turns,
+            tool_calls: self.prior_calls + self.calls,
             usage: self.usage,
             events: self.events,
             error,
         }
     }
+
+    /// Start the next attempt: a fresh conversation (the task, with the
+    /// post-mortems so far when they are carried) and fresh counters; usage
+    /// and the task's clock go on.
+    fn restart(&mut self, carry: bool) {
+        if self.task_message.is_empty() {
+            self.task_message = self.messages.get(1).map(|m| m.content.clone()).unwrap_or_default();
+        }
+        let mut first = self.task_message.clone();
+        if carry && !self.failures.is_empty() {
+            first.push_str("\n\n=== Previous Attempts Analysis ===\n");
+            for (i, f) in self.failures.iter().enumerate() {
+                first.push_str(&format!("\nAttempt {}:\n{}\n", i + 1, f.trim()));
+            }
+        }
+        self.messages = vec![Message::new("system", self.system_prompt.clone()), Message::new("user", first)];
+        self.prior_turns += std::mem::take(&mut self.turns);
+        self.prior_calls += std::mem::take(&mut self.calls);
+        self.last_boxed = None;
+        self.rollbacks = 0;
+        self.duplicate_rollbacks = 0;
+        self.seen_queries.clear();
+        self.seen_calls.clear();
+        self.last_ran = None;
+        self.recent_calls.clear();
+        self.nudged_code = false;
+        self.reminded_format = false;
+    }
 }
+
+/// Asked of the model when an attempt failed, before a fresh start.
+pub const POST_MORTEM_PROMPT: &str = "This attempt did not reach a usable final answer. Do not try to answer now. \
+Write a short post-mortem for a fresh attempt at the same task, in exactly this shape:\n\
+Failure type: one of incomplete, blocked, misdirected, format_missed\n\
+What happened: what was tried and where it went wrong, in two or three sentences\n\
+Useful findings: facts, sources or partial results worth keeping, or none";
 
 pub struct Agent<'a> {
     pub llm: &'a LlmClient,
@@ -608,25 +674,22 @@ impl Agent<'_> {
         t.clock = Some((now, t.active_secs));
         t.deadline = cfg.task_timeout.map(|d| now + d.saturating_sub(Duration::from_secs_f64(t.active_secs)));
         let prompt = t.system_prompt.clone();
-        let mut error = match self.turns(&mut t, checkpoint).await {
-            Ok(()) => None,
-            Err(Stop::Context(why)) => {
-                let message = format!(
-                    "{why}; the last turn is dropped and the model is asked for its final answer (agent.context_window_tokens)"
-                );
-                self.emit(&mut t, Event::Limit { key: "agent.context_window_tokens".into(), message });
-                drop_last_turn(&mut t.messages);
-                None
+        let (answer, error) = loop {
+            let (answer, error, failed) = self.attempt(&mut t, checkpoint).await;
+            let attempts = t.failures.len() as u64 + 1;
+            if !failed || error.is_some() || attempts >= cfg.max_attempts {
+                break (answer, error);
             }
-            Err(Stop::Fatal(e)) => Some(e),
+            match self.post_mortem(&mut t).await {
+                Ok(note) => t.failures.push(note),
+                Err(e) => break (answer, Some(e)),
+            }
+            let attempt = t.failures.len() as u64 + 1;
+            let failure_summary = t.failures.last().cloned().unwrap_or_default();
+            self.emit(&mut t, Event::Attempt { attempt, failure_summary });
+            self.session.reset();
+            t.restart(cfg.carry_failure_summary);
         };
-        let mut answer = None;
-        if error.is_none() {
-            match self.summarize(&mut t).await {
-                Ok(a) => answer = a,
-                Err(e) => error = Some(e),
-            }
-        }
         let (answer, boxed) = match answer.or(t.last_boxed.clone()) {
             Some(a) => (a, true),
             None => (NO_BOXED.to_owned(), false),
@@ -640,11 +703,56 @@ impl Agent<'_> {
             boxed,
             messages: t.messages,
             system_prompt: prompt,
-            turns: t.turns,
-            tool_calls: t.calls,
+            turns: t.prior_turns + t.turns,
+            tool_calls: t.prior_calls + t.calls,
             usage: t.usage,
             events: t.events,
             error,
+        }
+    }
+
+    /// One attempt: the turns, then the summary. Returns the summary's
+    /// answer, a fatal error, and whether the attempt failed (no usable
+    /// `\boxed{}` answer, or ended by `max_turns` or the context guard).
+    async fn attempt(
+        &self,
+        t: &mut TaskState,
+        checkpoint: &mut (dyn FnMut(&TaskState) + Send),
+    ) -> (Option<String>, Option<String>, bool) {
+        let mut cut_off = false;
+        let mut error = match self.turns(t, checkpoint).await {
+            Ok(()) => {
+                cut_off = t.turns >= self.config.max_turns;
+                None
+            }
+            Err(Stop::Context(why)) => {
+                let message = format!(
+                    "{why}; the last turn is dropped and the model is asked for its final answer (agent.context_window_tokens)"
+                );
+                self.emit(t, Event::Limit { key: "agent.context_window_tokens".into(), message });
+                drop_last_turn(&mut t.messages);
+                cut_off = true;
+                None
+            }
+            Err(Stop::Fatal(e)) => Some(e),
+        };
+        let mut answer = None;
+        if error.is_none() {
+            match self.summarize(t).await {
+                Ok(a) => answer = a,
+                Err(e) => error = Some(e),
+            }
+        }
+        let failed = cut_off || answer.is_none();
+        (answer, error, failed)
+    }
+
+    /// The model's post-mortem of a failed attempt.
+    async fn post_mortem(&self, t: &mut TaskState) -> Result<String, String> {
+        t.messages.push(Message::new("user", POST_MORTEM_PROMPT.to_owned()));
+        match self.ask(t, Some("none")).await {
+            Ok(reply) => Ok(reply.content),
+            Err(Stop::Context(why)) | Err(Stop::Fatal(why)) => Err(why),
         }
     }
 
