@@ -451,6 +451,9 @@ pub struct TaskState {
     /// OpenAI mode: the `tools` field and the names it uses.
     #[serde(skip)]
     native: Option<(Vec<Value>, HashMap<String, (String, String)>)>,
+    /// The tools this task may call, read once per run.
+    #[serde(skip)]
+    tools: Vec<ToolInfo>,
     /// Whether code written instead of called was answered already.
     #[serde(default)]
     pub nudged_code: bool,
@@ -514,6 +517,7 @@ impl TaskState {
             deadline: None,
             clock: None,
             native: None,
+            tools: Vec::new(),
             nudged_code: false,
             reminded_format: false,
             duplicate_rollbacks: 0,
@@ -665,10 +669,10 @@ impl Agent<'_> {
     /// in flight.
     pub async fn drive(&self, mut t: TaskState, checkpoint: &mut (dyn FnMut(&TaskState) + Send)) -> Outcome {
         let cfg = &self.config;
+        t.tools = self.session.tools();
         if t.tool_format == ToolFormat::Openai {
-            let tools = self.session.tools();
-            let names = tools.iter().map(|t| (native_name(&t.server, &t.name), (t.server.clone(), t.name.clone())));
-            t.native = Some((native_tools(&tools), names.collect()));
+            let names = t.tools.iter().map(|t| (native_name(&t.server, &t.name), (t.server.clone(), t.name.clone())));
+            t.native = Some((native_tools(&t.tools), names.collect()));
         }
         let now = Instant::now();
         t.clock = Some((now, t.active_secs));
@@ -907,7 +911,7 @@ impl Agent<'_> {
                     t.seen_queries.insert(k.clone(), turn);
                     remembered.push(k);
                 }
-                if cfg.rollback_unknown_tools && resolve_tool(&self.session.tools(), &server, &tool).is_none() {
+                if cfg.rollback_unknown_tools && resolve_tool(&t.tools, &server, &tool).is_none() {
                     after_cause.get_or_insert("a call of a tool that does not exist");
                 }
                 // Python cells and shell commands legitimately repeat (state
@@ -1140,12 +1144,12 @@ impl Agent<'_> {
     /// loosely (a bare tool name, `server.tool`, the wrong server) is
     /// resolved when exactly one tool fits it.
     fn calls_of(&self, t: &TaskState, reply: &ChatReply) -> Vec<Call> {
-        let tools = self.session.tools();
+        let tools = &t.tools;
         let Some((_, names)) = &t.native else {
             return parse_tool_calls(&reply.content)
                 .into_iter()
                 .map(|mut call| {
-                    let resolved = resolve_tool(&tools, &call.server, &call.tool)
+                    let resolved = resolve_tool(tools, &call.server, &call.tool)
                         .filter(|(s, t)| (s.as_str(), t.as_str()) != (call.server.as_str(), call.tool.as_str()));
                     let written_as = resolved.map(|(server, tool)| {
                         let written = format!("{}.{}", call.server, call.tool);
@@ -1162,7 +1166,7 @@ impl Agent<'_> {
             .map(|nc| {
                 let (arguments, unparsed) = arguments_or_failure(&nc.arguments);
                 let exact = names.get(&nc.name).cloned();
-                let loose = || resolve_tool(&tools, "", &nc.name);
+                let loose = || resolve_tool(tools, "", &nc.name);
                 let written_as = exact.is_none().then(|| nc.name.clone());
                 let call = match exact.or_else(loose) {
                     Some((server, tool)) => ToolCall { server, tool, arguments, unparsed },
@@ -1218,8 +1222,7 @@ impl Agent<'_> {
             return None;
         }
         if self.config.nudge_unrun_code && !t.nudged_code {
-            let tools = self.session.tools();
-            if let Some(message) = unrun_code_nudge(&tools, reply, t.native.is_some()) {
+            if let Some(message) = unrun_code_nudge(&t.tools, reply, t.native.is_some()) {
                 t.nudged_code = true;
                 return Some(("unrun_code", message));
             }
