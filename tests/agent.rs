@@ -1042,3 +1042,17 @@ async fn without_carrying_failures_a_fresh_start_is_clean() {
     let reqs = bodies.lock().unwrap();
     assert!(reqs.len() > 6 && reqs.iter().all(|b| !contents(b)[1].contains("Previous Attempts")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_temperature_zero_a_rollback_is_tried_once() {
+    let unknown = call("nowhere", "nothing", "{}");
+    let steps = vec![
+        completion(&unknown, "stop"),
+        completion(&unknown, "stop"),
+        completion("\\boxed{b}", "stop"),
+        completion("\\boxed{b}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| c.temperature = 0.0).await;
+    assert_eq!(rollbacks(&out).len(), 1, "the same reply is not sampled five times");
+    assert!(last_content(&server.requests.lock().unwrap()[2].body).contains("there is no tool server `nowhere`"));
+}

@@ -810,7 +810,8 @@ impl Agent<'_> {
                 self.roll_back(t, t.turns + 1, reason);
                 continue;
             }
-            t.rollbacks = 0;
+            // Rollbacks in a row, should this turn's calls undo it after all.
+            let consecutive = std::mem::take(&mut t.rollbacks);
             t.duplicate_rollbacks = 0;
             t.turns += 1;
             let turn = t.turns;
@@ -997,6 +998,7 @@ impl Agent<'_> {
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
                 results.push((id, cut(text)));
             }
+            t.rollbacks = if after_cause.is_some() { consecutive } else { 0 };
             if let Some(reason) = after_cause
                 && !limit_hit
                 && self.may_roll_back(t)
@@ -1011,6 +1013,7 @@ impl Agent<'_> {
                 self.roll_back(t, turn, reason);
                 continue;
             }
+            t.rollbacks = 0;
             let new_tokens: u64 = results.iter().map(|(_, r)| tokens::count(r)).sum();
             self.push_results(t, results);
             if limit_hit {
@@ -1201,9 +1204,13 @@ impl Agent<'_> {
     }
 
     /// Whether another rollback is allowed: fewer than the cap in a row,
-    /// and extra attempts left.
+    /// and extra attempts left. At temperature 0 a resample is the same
+    /// reply again (seen with a real model: five identical rollbacks of a
+    /// minute each), so one try is all it gets.
     fn may_roll_back(&self, t: &TaskState) -> bool {
-        t.rollbacks < self.config.max_rollbacks && t.extra_attempts < self.config.max_extra_attempts
+        let cap =
+            if self.config.temperature == 0.0 { self.config.max_rollbacks.min(1) } else { self.config.max_rollbacks };
+        t.rollbacks < cap && t.extra_attempts < self.config.max_extra_attempts
     }
 
     fn roll_back(&self, t: &mut TaskState, turn: u64, reason: &str) {
