@@ -347,13 +347,6 @@ async fn tool_install(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// An attachment as text for the first message: UTF-8 files as they are;
-/// anything else described, to be uploaded and processed in a sandbox.
-fn attachment_text(path: &Path) -> Result<String, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| usage(format!("--file {}: {e}", path.display())))?;
-    Ok(fathom::agent::run::attachment_text(bytes))
-}
-
 async fn run_task(
     question: &str,
     policy_spec: &str,
@@ -391,12 +384,14 @@ async fn run_task(
     let mut attached = Vec::new();
     let mut names = Vec::new();
     for f in files {
-        let text = attachment_text(f)?;
+        if !f.is_file() {
+            return Err(usage(format!("--file {}: no such file", f.display())));
+        }
         let name = f.file_name().ok_or_else(|| usage(format!("--file {}: not a file", f.display())))?;
         std::fs::create_dir_all(&attachments).map_err(|e| Failure(e.to_string(), 2))?;
         let copy = attachments.join(name);
         std::fs::copy(f, &copy).map_err(|e| usage(format!("--file {}: {e}", f.display())))?;
-        attached.push((copy.display().to_string(), text));
+        attached.push(copy.display().to_string());
         names.push(name.to_string_lossy().into_owned());
     }
     let mut opts = SessionOptions::new(policy.clone());
@@ -418,6 +413,7 @@ async fn run_task(
     config.tool_format = format;
     let agent = Agent { llm: &llm, session: &session, config, on_event: Some(&progress) };
     let date = humantime::format_rfc3339(SystemTime::now()).to_string()[..10].to_owned();
+    let attached = agent.read_attachments(&attached).await;
     let outcome = agent.run_with_files(&id, question, &attached, &date).await;
     shown.done();
     let events = events.into_inner().unwrap();

@@ -34,6 +34,24 @@ pub trait ToolExecutor: Send + Sync {
     async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome;
     /// Free every sandbox: a new attempt at the task starts with none.
     fn reset(&self) {}
+    /// A task attachment as text, by the document reader
+    /// (`tool-reading.convert_to_markdown`) in a sandbox under the task's
+    /// policy, up to [`MAX_FILE_CHARS`]; `None` when this task has no reader
+    /// (not installed, or its policy disables it).
+    async fn read_attachment(&self, path: &str) -> Option<Result<String, String>> {
+        let outcome = self.call(READER.0, READER.1, &serde_json::json!({ "uri": path }).to_string()).await;
+        reader_result(self, outcome)
+    }
+}
+
+/// The document reader: server and tool.
+pub const READER: (&str, &str) = ("tool-reading", "convert_to_markdown");
+
+fn reader_result(tools: &(impl ToolExecutor + ?Sized), outcome: CallOutcome) -> Option<Result<String, String>> {
+    if !tools.tools().iter().any(|t| t.server == READER.0 && t.name == READER.1) {
+        return None;
+    }
+    Some(if outcome.ok { Ok(outcome.output) } else { Err(outcome.error.unwrap_or(outcome.output)) })
 }
 
 #[async_trait::async_trait]
@@ -46,6 +64,13 @@ impl ToolExecutor for Session {
     }
     fn reset(&self) {
         self.close();
+    }
+    async fn read_attachment(&self, path: &str) -> Option<Result<String, String>> {
+        // Characters of up to 4 bytes each: the reader's own cut is in characters.
+        let cap = (MAX_FILE_CHARS * 4 + 1024) as u64;
+        let args = serde_json::json!({ "uri": path }).to_string();
+        let outcome = Session::call_with_cap(self, READER.0, READER.1, &args, Some(cap)).await;
+        reader_result(self, outcome)
     }
 }
 
@@ -482,8 +507,9 @@ pub struct TaskState {
     pub task_message: String,
 }
 
-/// An attachment as text for the first message: UTF-8 files as they are;
-/// anything else described, to be uploaded and processed in a sandbox.
+/// An attachment as text for the first message when the task has no
+/// document reader: UTF-8 files as they are; anything else described, to be
+/// uploaded and processed in a sandbox.
 pub fn attachment_text(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -634,6 +660,27 @@ impl Agent<'_> {
     ) -> Outcome {
         let state = self.start(task_id, question, files, date);
         self.drive(state, &mut |_| {}).await
+    }
+
+    /// The task's attached files, by local path, as text for its first
+    /// message: converted by the document reader in a sandbox (a file that
+    /// does not convert is shown as the reader's error, which says what it
+    /// is and what to do), or read as UTF-8 by the host when the task has
+    /// no reader.
+    pub async fn read_attachments(&self, paths: &[String]) -> Vec<(String, String)> {
+        let mut files = Vec::new();
+        for path in paths {
+            let text = match self.session.read_attachment(path).await {
+                Some(Ok(text)) => text,
+                Some(Err(e)) => format!("[this file could not be converted to text: {e}]"),
+                None => match std::fs::read(path) {
+                    Ok(bytes) => attachment_text(bytes),
+                    Err(e) => format!("[this file could not be read: {e}]"),
+                },
+            };
+            files.push((path.clone(), text));
+        }
+        files
     }
 
     /// A new task's state: the system prompt and the first message.

@@ -423,6 +423,23 @@ impl Session {
         }
     }
 
+    /// The sandbox a call without its optional `sandbox_id` means: the only
+    /// live one, or with none a scratch workspace (such a tool, the reader,
+    /// works without a sandbox and must not use up the task's
+    /// `sandbox.max_sandboxes`); with several live it is ambiguous.
+    fn live_or_scratch(&self) -> Result<Arc<Sandbox>, String> {
+        self.sweep();
+        let live: Vec<Arc<Sandbox>> = self.table.lock().unwrap().live.values().cloned().collect();
+        match live.as_slice() {
+            [] => self.scratch(),
+            [one] => Ok(one.clone()),
+            many => Err(format!(
+                "`sandbox_id` is missing and this task has several sandboxes: {}; say which one holds the file",
+                many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
     fn scratch(&self) -> Result<Arc<Sandbox>, String> {
         let mut table = self.table.lock().unwrap();
         if let Some(s) = &table.scratch {
@@ -437,8 +454,22 @@ impl Session {
     /// Call `server.tool` with `arguments` (JSON text). Never fails: every
     /// problem, from a typo in the tool name to a trap, is in the outcome.
     pub async fn call(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+        self.call_with_cap(server, tool, arguments, None).await
+    }
+
+    /// [`Session::call`] whose result text may be up to `result_cap` bytes
+    /// instead of `sandbox.output_bytes`: for the host's own reading of a
+    /// task's attachments, which the protocol shows up to 200,000
+    /// characters. Every other limit is the policy's.
+    pub async fn call_with_cap(
+        &self,
+        server: &str,
+        tool: &str,
+        arguments: &str,
+        result_cap: Option<u64>,
+    ) -> CallOutcome {
         let start = Instant::now();
-        let mut outcome = self.call_inner(server, tool, arguments).await;
+        let mut outcome = self.call_inner(server, tool, arguments, result_cap).await;
         outcome.wall_ms = start.elapsed().as_secs_f64() * 1e3;
         outcome
     }
@@ -451,7 +482,7 @@ impl Session {
             .replace(&self.root.display().to_string(), "<sandbox folder>")
     }
 
-    async fn call_inner(&self, server: &str, tool: &str, arguments: &str) -> CallOutcome {
+    async fn call_inner(&self, server: &str, tool: &str, arguments: &str, result_cap: Option<u64>) -> CallOutcome {
         if self.is_cancelled() {
             return CallOutcome::error("the task was cancelled; no more tool calls run".into());
         }
@@ -473,7 +504,7 @@ impl Session {
         args.retain(|_, v| !v.is_null());
         match info.kind {
             ToolKind::Builtin(Builtin::CreateSandbox) => self.builtin_create_sandbox(&args),
-            ToolKind::Component(index) => self.call_component(info, index, args).await,
+            ToolKind::Component(index) => self.call_component(info, index, args, result_cap).await,
         }
     }
 
@@ -509,7 +540,13 @@ impl Session {
         }
     }
 
-    async fn call_component(&self, info: &ToolInfo, index: usize, args: Map<String, Value>) -> CallOutcome {
+    async fn call_component(
+        &self,
+        info: &ToolInfo,
+        index: usize,
+        args: Map<String, Value>,
+        result_cap: Option<u64>,
+    ) -> CallOutcome {
         let component = &self.rt.registry.components[index];
         let mut created = None;
         let sandbox = if info.takes_sandbox {
@@ -518,6 +555,7 @@ impl Session {
                     self.resolve_or_adopt(id).inspect(|(s, new)| created = new.then(|| s.id.clone())).map(|(s, _)| s)
                 }
                 Some(other) => Err(format!("`sandbox_id` must be a string, not {other}")),
+                None if sandbox_optional(info) => self.live_or_scratch(),
                 None => self.implied_sandbox().inspect(|(s, new)| created = new.then(|| s.id.clone())).map(|(s, _)| s),
             }
         } else {
@@ -580,7 +618,7 @@ impl Session {
                 collect_outputs(s.path(), &self.outputs, &self.disk).err().map(|e| e.to_string())
             }
         });
-        let cap = policy.sandbox.output_bytes;
+        let cap = result_cap.unwrap_or(policy.sandbox.output_bytes).max(policy.sandbox.output_bytes);
         let stdio = render_stdio(&stdout, out_dropped, &stderr, err_dropped, cap);
 
         let mut outcome = match result {
@@ -662,6 +700,13 @@ impl Session {
 
 /// Whether a model's own sandbox id can name a sandbox (and its folder):
 /// letters, digits, `-` and `_`, at most 64, not starting with `-`.
+/// A tool whose `sandbox_id` is optional (not in its schema's `required`)
+/// works without a sandbox of its own.
+fn sandbox_optional(info: &ToolInfo) -> bool {
+    let required = info.input_schema.get("required").and_then(Value::as_array);
+    !required.is_some_and(|r| r.iter().any(|v| v == "sandbox_id"))
+}
+
 fn plain_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && !id.starts_with('-')

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::llm::LlmClient;
 use crate::agent::record::{Finished, timestamp};
-use crate::agent::run::{Agent, AgentConfig, Event, Outcome, TaskState, ToolFormat, attachment_text};
+use crate::agent::run::{Agent, AgentConfig, Event, Outcome, TaskState, ToolFormat};
 use crate::config::Config;
 use crate::policy::{Policy, PolicyStore};
 use crate::runtime::{Runtime, SandboxBudget, Session, SessionOptions};
@@ -544,12 +544,15 @@ impl Tasks {
                 s
             }
             None => {
-                let mut files = Vec::new();
+                let mut paths = Vec::new();
                 for name in &row.files {
                     let path = attachments.join(name);
-                    let bytes = std::fs::read(&path).map_err(|e| format!("attachment {name}: {e}"))?;
-                    files.push((path.display().to_string(), attachment_text(bytes)));
+                    if !path.is_file() {
+                        return Err(format!("attachment {name} is missing from the task's folder"));
+                    }
+                    paths.push(path.display().to_string());
                 }
+                let files = agent.read_attachments(&paths).await;
                 let date = timestamp(SystemTime::now())[..10].to_owned();
                 agent.start(id, &row.question, &files, &date)
             }
