@@ -154,8 +154,8 @@ impl Default for Policy {
             tools: Tools {
                 enabled: vec!["*".into()],
                 disabled: vec![],
-                local_files: vec!["tool-python".into()],
-                network: vec!["tool-python".into()],
+                local_files: vec!["tool-python".into(), "tool-reading".into()],
+                network: vec!["tool-python".into(), "tool-reading".into()],
             },
             network: Network { allow_hosts: vec![], allow_private: false, max_download_mb: 100 },
             files: Files { local_roots: vec![] },

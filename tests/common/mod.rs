@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod docs;
 pub mod scripted;
 pub mod web;
 

@@ -33,6 +33,8 @@ pub fn convert(format: Format, bytes: &[u8], limits: &Limits, out: &mut Out) -> 
         Format::Xlsx => {
             let mut budget = Budget::new(limits);
             archive::inflate_all(bytes, format, &mut budget)?;
+            let fixed = drop_false_claims(bytes, &mut budget)?;
+            let bytes = fixed.as_deref().unwrap_or(bytes);
             let mut wb: Xlsx<_> = open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| corrupt(&e))?;
             for name in wb.sheet_names() {
                 let mut cells = wb.worksheet_cells_reader(&name).map_err(|e| corrupt(&e))?;
@@ -61,6 +63,46 @@ pub fn convert(format: Format, bytes: &[u8], limits: &Limits, out: &mut Out) -> 
         }
     }
     Ok(())
+}
+
+/// Shared strings are stored from `xl/sharedStrings.xml`, which states its
+/// count up front, and calamine reserves that much: a file claiming a
+/// billion strings would ask for tens of gigabytes. A claim the part is far
+/// too small to hold is dropped (the workbook rewritten without it, the
+/// other parts copied as they are compressed); an honest file is untouched.
+fn drop_false_claims(bytes: &[u8], budget: &mut Budget) -> Result<Option<Vec<u8>>, ReadError> {
+    const PART: &str = "xl/sharedStrings.xml";
+    let f = Format::Xlsx;
+    let mut z = archive::open(bytes, f)?;
+    let Some(xml) = archive::member_text(&mut z, PART, f, budget)? else {
+        return Ok(None);
+    };
+    let head_end = xml.find("<si").or_else(|| xml.find("/>")).unwrap_or(xml.len().min(4096));
+    let head = &xml[..head_end];
+    let claims = ["count=\"", "uniqueCount=\""].iter().filter_map(|attr| {
+        let at = head.find(attr)? + attr.len();
+        head[at..].split('"').next()?.parse::<u64>().ok()
+    });
+    // Each string takes at least `<si><t/></si>`, 12 bytes.
+    if claims.max().is_none_or(|n| n <= xml.len() as u64 / 12 + 16) {
+        return Ok(None);
+    }
+    let honest =
+        head.replace(" count=\"", " fathom-dropped-count=\"").replace(" uniqueCount=\"", " fathom-dropped-unique=\"");
+    let patched = format!("{honest}{}", &xml[head_end..]);
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let rewrite = |e: zip::result::ZipError| ReadError::Corrupt { format: f, detail: e.to_string() };
+    for i in 0..z.len() {
+        let member = z.by_index_raw(i).map_err(rewrite)?;
+        if member.name().is_ok_and(|n| n == PART) {
+            continue;
+        }
+        w.raw_copy_file(member).map_err(rewrite)?;
+    }
+    w.start_file(PART, zip::write::SimpleFileOptions::default()).map_err(rewrite)?;
+    std::io::Write::write_all(&mut w, patched.as_bytes())
+        .map_err(|e| ReadError::Corrupt { format: f, detail: e.to_string() })?;
+    Ok(Some(w.finish().map_err(rewrite)?.into_inner()))
 }
 
 fn ranges<RS: std::io::Read + std::io::Seek, R: Reader<RS>>(

@@ -144,7 +144,7 @@ fn convert(args: ConvertArgs) -> Result<String, ToolError> {
             ));
         }
         r
-    } else if uri.contains("://") {
+    } else if uri.contains("://") && !uri.starts_with("file://") {
         return Err(ToolError::invalid(format!(
             "`uri` '{uri}' has a scheme the reader does not fetch; use http(s)://, file:// or a path"
         )));
