@@ -223,6 +223,48 @@ async fn duplicates_and_failures_get_the_protocols_wording() {
     assert_eq!(out.events.iter().filter(|e| matches!(e, Event::Intervention { .. })).count(), 2);
 }
 
+/// Attached files reach the first message converted by the document
+/// reader in a sandbox, each cut at 200,000 characters with the protocol's
+/// marker; one that does not convert is shown as the reader's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_converted_by_the_reader_for_the_first_message() {
+    let server = Scripted::start(vec![completion("\\boxed{read}", "stop")]).await;
+    let state = tempfile::tempdir().unwrap();
+    let docx = state.path().join("brief.docx");
+    std::fs::write(
+        &docx,
+        common::docs::docx(
+            &[common::docs::Para::Heading(1, "Brief"), common::docs::Para::Table(&[&["k", "v"], &["depth", "42"]])],
+            "",
+        ),
+    )
+    .unwrap();
+    let long = state.path().join("long.txt");
+    std::fs::write(&long, "x".repeat(300_000)).unwrap();
+    let broken = state.path().join("broken.pdf");
+    std::fs::write(&broken, b"%PDF-1.4 not really").unwrap();
+    let trace = state.path().join("trace.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fathom"));
+    cmd.args(["run", "--json", "--trace", trace.to_str().unwrap()]);
+    for f in [&docx, &long, &broken] {
+        cmd.args(["--file", f.to_str().unwrap()]);
+    }
+    cmd.arg("Summarise the files.")
+        .env("FATHOM_STATE_DIR", state.path())
+        .env("FATHOM_CACHE_DIR", common::shared_cache())
+        .env("FATHOM_LLM_BASE_URL", &server.url)
+        .env("FATHOM_LLM_MODEL", "scripted")
+        .env_remove("FATHOM_TOOLS_DIR");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace: Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let first = trace["main_agent_message_history"]["message_history"][0]["content"].as_str().unwrap();
+    assert!(first.contains("brief.docx") && first.contains("# Brief") && first.contains("| depth | 42 |"), "{first}");
+    let cut = format!("{}\n... [File truncated]", "x".repeat(200_000));
+    assert!(first.contains(&cut) && !first.contains(&"x".repeat(200_001)), "the long file is cut at 200,000");
+    assert!(first.contains("[this file could not be converted to text: cannot convert this PDF: it is damaged"), "{first}");
+}
+
 /// `fathom run` as a user runs it, against the scripted server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fathom_run_prints_the_answer_record_and_trace() {

@@ -126,7 +126,8 @@ async fn a_task_from_upload_to_answer_with_events_trace_and_outputs() {
     assert_eq!(trace["status"], "success");
     assert_eq!(trace["final_boxed_answer"], "done-2");
     let first = trace["main_agent_message_history"]["message_history"][0]["content"].as_str().unwrap();
-    assert!(first.contains("data.csv") && first.contains("a,b"), "{first}");
+    // Converted by the document reader, in a sandbox under the task's policy.
+    assert!(first.contains("data.csv") && first.contains("| a | b |\n| --- | --- |\n| 1 | 2 |"), "{first}");
     assert!(trace["step_logs"].as_array().unwrap().iter().any(|s| s["step_name"] == "assistant"));
     let files = d.get(&format!("/v1/tasks/{id}/files")).await;
     assert_eq!(files.body["files"], json!(["report.txt"]), "{}", files.text);
