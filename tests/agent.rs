@@ -262,7 +262,10 @@ async fn attachments_are_converted_by_the_reader_for_the_first_message() {
     assert!(first.contains("brief.docx") && first.contains("# Brief") && first.contains("| depth | 42 |"), "{first}");
     let cut = format!("{}\n... [File truncated]", "x".repeat(200_000));
     assert!(first.contains(&cut) && !first.contains(&"x".repeat(200_001)), "the long file is cut at 200,000");
-    assert!(first.contains("[this file could not be converted to text: cannot convert this PDF: it is damaged"), "{first}");
+    assert!(
+        first.contains("[this file could not be converted to text: cannot convert this PDF: it is damaged"),
+        "{first}"
+    );
 }
 
 /// `fathom run` as a user runs it, against the scripted server.
