@@ -24,7 +24,7 @@ pub fn zip_bomb(name: &str, size: u64) -> Vec<u8> {
     let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let opts = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(1))
+        .compression_level(Some(9))
         .large_file(size >= 1 << 32);
     z.start_file(name, opts).unwrap();
     let chunk = vec![0u8; 1 << 20];
