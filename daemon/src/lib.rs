@@ -13,6 +13,7 @@ pub mod net;
 pub mod policy;
 pub mod runtime;
 pub mod scaffold;
+pub mod search;
 pub mod server;
 pub mod tasks;
 pub mod wit;

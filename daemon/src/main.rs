@@ -64,6 +64,9 @@ enum Command {
     /// Validate and show the daemon's config.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The offline search index (the `local` search backend).
+    #[command(subcommand)]
+    Index(IndexCmd),
     /// The daemon's tasks, newest first.
     Tasks {
         /// Only tasks in this status.
@@ -85,6 +88,28 @@ enum Command {
     Cancel { id: String },
     /// Continue an interrupted task from its last completed turn.
     Resume { id: String },
+}
+
+#[derive(Subcommand)]
+enum IndexCmd {
+    /// Build or update the index over a folder of documents (txt, md, html,
+    /// and every format the document reader reads); only new and changed
+    /// files are converted again.
+    Build {
+        dir: PathBuf,
+        /// Where the index goes (default: $FATHOM_SEARCH_INDEX, else
+        /// the state folder's `index`).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Search the index, as the `local` backend of google_search does.
+    Search {
+        query: String,
+        #[arg(long, value_name = "PATH")]
+        index: Option<PathBuf>,
+        #[arg(long, default_value_t = 10)]
+        num: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +222,19 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print!("{}", c.masked());
             Ok(())
         }
+        Command::Index(IndexCmd::Build { dir, out }) => index_build(&dir, out).await,
+        Command::Index(IndexCmd::Search { query, index, num }) => {
+            let path = index.unwrap_or_else(fathom::search::default_index_path);
+            let idx = fathom::search::index::SearchIndex::open(&path).map_err(|e| Failure(e, 2))?;
+            let hits = idx.search(&query, num, 0).map_err(|e| Failure(e, 1))?;
+            for (i, h) in hits.iter().enumerate() {
+                println!("{}. {} ({:.2})\n   {}\n   {}", i + 1, h.title, h.score, h.link, h.snippet);
+            }
+            if hits.is_empty() {
+                println!("no results for {query:?} among {} documents", idx.docs);
+            }
+            Ok(())
+        }
         Command::Tasks { status, json } => list_tasks(status, json).await,
         Command::Show { id } => {
             let v = connected().await?.get(&format!("/v1/tasks/{id}")).await.map_err(daemon_error)?;
@@ -261,6 +299,40 @@ async fn runtime() -> Result<Arc<Runtime>, Failure> {
         eprintln!("fathom: warning: skipped tool component {}: {}", e.path.display(), e.message);
     }
     Ok(rt)
+}
+
+/// `fathom index build`: documents other than plain text are converted by
+/// the document reader in a sandbox whose only local root is `dir`.
+async fn index_build(dir: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
+    let out = out.unwrap_or_else(fathom::search::default_index_path);
+    let root = dir.canonicalize().map_err(|e| usage(format!("{}: {e}", dir.display())))?;
+    let mut policy = load_policy("default")?;
+    policy.files.local_roots = vec![root.clone()];
+    let rt = runtime().await?;
+    let session = Session::new(rt, SessionOptions::new(policy))
+        .map_err(|e| Failure(format!("cannot create a session for the reader: {e}"), 2))?;
+    let (server, tool) = fathom::agent::run::READER;
+    let started = std::time::Instant::now();
+    let convert = async |path: PathBuf| {
+        let args = serde_json::json!({ "uri": path.display().to_string() }).to_string();
+        let out = session.call_with_cap(server, tool, &args, Some(1 << 20)).await;
+        if out.ok { Ok(out.output) } else { Err(out.error.unwrap_or(out.output)) }
+    };
+    let stats = fathom::search::index::build(&root, &out, convert).await.map_err(|e| Failure(e, 1))?;
+    for (path, why) in &stats.skipped {
+        eprintln!("fathom: skipped {}: {why}", path.display());
+    }
+    println!(
+        "{}: {} added, {} updated, {} removed, {} unchanged, {} skipped ({:.1} s)",
+        out.display(),
+        stats.added,
+        stats.updated,
+        stats.removed,
+        stats.unchanged,
+        stats.skipped.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn tool_list(json: bool) -> Result<(), Failure> {
