@@ -11,7 +11,7 @@
 use dom_query::Document;
 use dom_smoothie::{Config, Readability, TextMode};
 
-use crate::Out;
+use crate::{Out, tidy};
 
 /// Elements that are never a page's content.
 const CHROME: &str = "script, style, noscript, template, nav, aside, form, iframe, svg, canvas, \
@@ -91,25 +91,6 @@ fn strip_chrome(doc: &Document) {
         }
     }
     doc.select(&boiler.join(", ")).remove();
-}
-
-/// Runs of blank lines folded to one; trailing spaces dropped.
-fn tidy(md: &str) -> String {
-    let mut out = String::with_capacity(md.len());
-    let mut blank = 0;
-    for line in md.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blank += 1;
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
-        }
-        blank = 0;
-        out.push_str(line);
-    }
-    out
 }
 
 #[cfg(test)]

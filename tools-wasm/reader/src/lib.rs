@@ -217,6 +217,26 @@ fn convert_into(
     }
 }
 
+/// Lines with their trailing spaces dropped and runs of blank lines folded
+/// to one: what parsers' layouts leave behind.
+pub(crate) fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
 /// A markdown table: the first row is the header. Cells have `|` escaped
 /// and line breaks folded, so a cell can never break the table.
 pub(crate) fn write_table(rows: &[Vec<String>], out: &mut Out) {

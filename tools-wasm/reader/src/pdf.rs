@@ -56,7 +56,8 @@ pub fn convert(bytes: &[u8], limits: &Limits, out: &mut Out) -> Result<(), ReadE
         text.borrow_mut().push_str(&format!("\n\n[the rest could not be read: {e}]"));
     }
     out.push(&format!("PDF, {total} pages."));
-    out.push(&squeeze(&text.borrow()));
+    out.para();
+    out.push(&crate::tidy(&text.borrow()));
     if stopped && done >= limits.max_pages && total > done {
         out.para();
         out.line(&format!("[{done} of {total} pages converted: the reader stops at {}]", limits.max_pages));
@@ -66,23 +67,6 @@ pub fn convert(bytes: &[u8], limits: &Limits, out: &mut Out) -> Result<(), ReadE
         out.line("[little or no text: the PDF may be scanned images, and no OCR is configured]");
     }
     Ok(())
-}
-
-/// Lines trimmed at their end, runs of blank lines folded to one.
-fn squeeze(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut blanks = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            blanks += 1;
-            continue;
-        }
-        out.push_str(if blanks > 0 { "\n\n" } else { "\n" });
-        out.push_str(line);
-        blanks = 0;
-    }
-    out
 }
 
 /// Refuse a page tree whose `Parent` links loop or go absurdly deep.
