@@ -84,6 +84,13 @@ pub enum ReadError {
 impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // A description that carries its own advice ("…: save it as docx").
+            ReadError::Unsupported { detected } if detected.contains(':') => {
+                write!(f, "cannot convert this file: it looks like {detected}")
+            }
+            ReadError::Unsupported { detected } if detected.contains("encrypted") => {
+                write!(f, "cannot convert this file: it looks like {detected}; ask for an unprotected copy")
+            }
             ReadError::Unsupported { detected } => write!(
                 f,
                 "cannot convert this file: it looks like {detected}, which the reader does not know; \
