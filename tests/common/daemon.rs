@@ -105,6 +105,22 @@ impl Daemon {
         Reply { status, headers, body, text }
     }
 
+    /// Send raw bytes over the socket and return whatever the daemon replied.
+    /// A daemon may answer (413) and stop reading before a large body is
+    /// all written; an HTTP client then fails on the broken pipe, while the
+    /// reply is already in the socket, so this keeps reading past a failed
+    /// write.
+    pub fn raw_exchange(&self, request: &[u8]) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let _ = stream.write_all(request);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        String::from_utf8_lossy(&reply).into_owned()
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.request("GET", path, None).await
     }
