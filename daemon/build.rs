@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Components shipped with Fathom: (artifact stem, installed name).
-const TOOLS: &[(&str, &str)] =
-    &[("fathom_tool_files", "files"), ("fathom_tool_python", "python"), ("fathom_tool_reading", "reading")];
+const TOOLS: &[(&str, &str)] = &[
+    ("fathom_tool_files", "files"),
+    ("fathom_tool_python", "python"),
+    ("fathom_tool_reading", "reading"),
+    ("fathom_tool_search", "search"),
+    ("fathom_tool_scrape", "scrape"),
+];
 /// Components only the test suite loads.
 const TEST_TOOLS: &[(&str, &str)] = &[("fathom_test_hostile", "hostile"), ("fathom_test_counter", "counter")];
 

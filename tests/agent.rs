@@ -7,11 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::scripted::{Scripted, Step, completion, completion_usage, native, status};
-use fathom::agent::llm::LlmClient;
 use fathom::agent::run::{
     Agent, AgentConfig, Event, NO_BOXED, OMITTED, Outcome, REPETITIVE_REPLY, ToolFormat, cut_reply, summary_prompt,
 };
 use fathom::agent::tokens;
+use fathom::llm::LlmClient;
 use fathom::runtime::{Session, SessionOptions};
 use serde_json::Value;
 

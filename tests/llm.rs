@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::scripted::{Scripted, Step, completion, status};
-use fathom::agent::llm::{ChatRequest, LlmClient, LlmConfig, LlmError, Message};
+use fathom::llm::{ChatRequest, LlmClient, LlmConfig, LlmError, Message};
 use serde_json::json;
 
 fn request(messages: Vec<Message>) -> ChatRequest {

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::agent::llm::LlmConfig;
 use crate::agent::run::ToolFormat;
+use crate::llm::LlmConfig;
 use crate::policy::Policy;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,7 +25,23 @@ pub struct Config {
     pub server: Server,
     pub llm: Llm,
     pub summary_llm: Llm,
+    pub search: Search,
     pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// `[search]`: the backend of `google_search` (`interface.md`). The Serper
+/// key is the secret `SERPER_API_KEY`: from `[secrets]` when the config
+/// names it there, else from the daemon's environment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Search {
+    /// `serper`, `searxng` or `local`; default `serper` when a Serper key
+    /// is set, else `local`.
+    pub backend: Option<String>,
+    pub serper_base_url: Option<String>,
+    pub searxng_url: Option<String>,
+    /// The offline index's folder (default `<state>/index`).
+    pub index: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +204,11 @@ impl Config {
         if let Some(v) = var("FATHOM_TOOL_FORMAT") {
             self.llm.tool_format = Some(v);
         }
+        let search = &mut self.search;
+        search.backend = var("FATHOM_SEARCH_BACKEND").or(search.backend.take());
+        search.serper_base_url = var("SERPER_BASE_URL").or(search.serper_base_url.take());
+        search.searxng_url = var("SEARXNG_URL").or(search.searxng_url.take());
+        search.index = var("FATHOM_SEARCH_INDEX").map(PathBuf::from).or(search.index.take());
         Ok(())
     }
 
@@ -207,6 +228,7 @@ impl Config {
             }
         }
         self.tool_format()?;
+        self.search_settings()?;
         for (name, src) in &self.secrets {
             match (&src.env, &src.file) {
                 (Some(_), None) | (None, Some(_)) => {}
@@ -245,6 +267,70 @@ impl Config {
         summary.api_key = s.api_key.clone().or_else(|| main.api_key.clone());
         summary.timeout = timeout;
         Ok((main, summary))
+    }
+
+    /// The summary model for a task under `policy`: `[summary_llm]`, else
+    /// the main model; `None` when neither is configured.
+    pub fn summary_llm(&self, policy: &Policy) -> Option<LlmConfig> {
+        let s = &self.summary_llm;
+        let base = s.base_url.clone().or_else(|| self.llm.base_url.clone())?;
+        let model = s.model.clone().or_else(|| self.llm.model.clone()).unwrap_or_else(|| "default".into());
+        let mut cfg = LlmConfig::new(base, model);
+        cfg.api_key = s.api_key.clone().or_else(|| self.llm.api_key.clone());
+        cfg.timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
+        // A tool call has a deadline of its own: a few quick retries, not
+        // the main model's patient ten.
+        cfg.max_attempts = 3;
+        cfg.backoff = Duration::from_millis(500);
+        Some(cfg)
+    }
+
+    /// The search backend's settings, resolved: the backend (default
+    /// `serper` when a Serper key is set, else `local`), its URLs checked,
+    /// and the Serper key read.
+    pub fn search_settings(&self) -> Result<crate::search::Settings, String> {
+        use crate::search::{Backend, SERPER_DEFAULT_URL, Settings};
+        let s = &self.search;
+        let serper_key = match self.secrets.get("SERPER_API_KEY") {
+            Some(src) => src.value(),
+            None => std::env::var("SERPER_API_KEY").ok().filter(|v| !v.is_empty()),
+        };
+        let backend = match &s.backend {
+            Some(b) => b.parse().map_err(|e| format!("search.backend: {e}"))?,
+            None if serper_key.is_some() => Backend::Serper,
+            None => Backend::Local,
+        };
+        for (key, url) in [("search.serper_base_url", &s.serper_base_url), ("search.searxng_url", &s.searxng_url)] {
+            if let Some(u) = url {
+                if reqwest::Url::parse(u)
+                    .map_or(true, |u| !matches!(u.scheme(), "http" | "https") || u.host().is_none())
+                {
+                    return Err(format!("{key} = {u:?} is not an http(s) URL"));
+                }
+            }
+        }
+        if backend == Backend::Searxng && s.searxng_url.is_none() {
+            return Err("search.backend = \"searxng\" needs search.searxng_url (or SEARXNG_URL): the base URL of a SearXNG instance with its JSON API on".into());
+        }
+        Ok(Settings {
+            backend,
+            serper_base_url: s.serper_base_url.clone().unwrap_or_else(|| SERPER_DEFAULT_URL.into()),
+            serper_key,
+            searxng_url: s.searxng_url.clone(),
+            index: s.index.clone().unwrap_or_else(crate::search::default_index_path),
+        })
+    }
+
+    /// Give a session the host services its tools may be granted: the
+    /// search settings and the summary model (for the task `id`, whose
+    /// requests carry it). A summary model that cannot be set up is left
+    /// out, and the tools that need it say so.
+    pub fn provide_services(&self, opts: &mut crate::runtime::SessionOptions, id: &str) {
+        opts.search = self.search_settings().ok().map(Arc::new);
+        opts.summary = self
+            .summary_llm(&opts.policy)
+            .and_then(|cfg| crate::caps::summary::SummaryModel::new(cfg, id).ok())
+            .map(Arc::new);
     }
 
     /// Check `policy`'s `[secrets]` against the operator's, and read the

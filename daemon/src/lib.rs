@@ -7,6 +7,7 @@ pub mod caps;
 pub mod client;
 pub mod config;
 pub mod hostfs;
+pub mod llm;
 pub mod local_model;
 pub mod metrics;
 pub mod net;

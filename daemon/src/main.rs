@@ -381,9 +381,10 @@ async fn tool_call(
     let rt = runtime().await?;
     // One outputs folder per call: calls never overwrite each other's files.
     let call_id = format!("call-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let outputs = fathom::state_dir().join("outputs").join(call_id);
+    let outputs = fathom::state_dir().join("outputs").join(&call_id);
     let mut opts = SessionOptions::new(policy);
     opts.outputs = Some(outputs);
+    Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?.provide_services(&mut opts, &call_id);
     let session = Session::new(rt.clone(), opts).map_err(|e| Failure(format!("cannot create a session: {e}"), 2))?;
 
     // One fresh sandbox; a `sandbox_id` that is absent or unknown means it.
@@ -448,7 +449,7 @@ async fn run_task(
         ))
     })?;
     let format = config.tool_format().map_err(usage)?;
-    let llm = fathom::agent::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
+    let llm = fathom::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
     let rt = runtime().await?;
     let id = format!("task-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let state = fathom::state_dir();
@@ -469,6 +470,7 @@ async fn run_task(
     let mut opts = SessionOptions::new(policy.clone());
     opts.outputs = Some(state.join("outputs").join(&id));
     opts.attachments = (!attached.is_empty()).then_some(attachments.clone());
+    config.provide_services(&mut opts, &id);
     let session = Session::new(rt, opts).map_err(|e| Failure(format!("cannot create the task's session: {e}"), 2))?;
 
     let started = Instant::now();

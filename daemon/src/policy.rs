@@ -37,6 +37,7 @@ pub struct Policy {
     pub tools: Tools,
     pub network: Network,
     pub files: Files,
+    pub search: Search,
     pub secrets: BTreeMap<String, Secret>,
 }
 
@@ -96,6 +97,19 @@ pub struct Tools {
     pub local_files: Vec<String>,
     /// Servers whose components may make requests under `[network]`.
     pub network: Vec<String>,
+    /// Servers given the search backend: the operator's settings for it,
+    /// its key (sent only to its host) and the offline index.
+    pub search: Vec<String>,
+    /// Servers that may call the summary model (`summary-model`).
+    pub summary_model: Vec<String>,
+}
+
+/// `[search]`: which backend a task's searches use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Search {
+    /// `None`: the daemon's configured backend; else this one (`offline`
+    /// pins `local`, so its searches never leave the machine).
+    pub backend: Option<crate::search::Backend>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -155,10 +169,18 @@ impl Default for Policy {
                 enabled: vec!["*".into()],
                 disabled: vec![],
                 local_files: vec!["tool-python".into(), "tool-reading".into()],
-                network: vec!["tool-python".into(), "tool-reading".into()],
+                network: vec![
+                    "tool-python".into(),
+                    "tool-reading".into(),
+                    "search_and_scrape_webpage".into(),
+                    "jina_scrape_llm_summary".into(),
+                ],
+                search: vec!["search_and_scrape_webpage".into(), "jina_scrape_llm_summary".into()],
+                summary_model: vec!["jina_scrape_llm_summary".into()],
             },
             network: Network { allow_hosts: vec![], allow_private: false, max_download_mb: 100 },
             files: Files { local_roots: vec![] },
+            search: Search { backend: None },
             secrets: BTreeMap::new(),
         }
     }
@@ -180,6 +202,17 @@ impl Policy {
     /// Whether the policy grants `server` the network (`tools.network`).
     pub fn grants_network(&self, server: &str) -> bool {
         self.tools.network.iter().any(|p| glob_match(p, server))
+    }
+
+    /// Whether the policy gives `server` the search backend (`tools.search`).
+    pub fn grants_search(&self, server: &str) -> bool {
+        self.tools.search.iter().any(|p| glob_match(p, server))
+    }
+
+    /// Whether the policy lets `server` call the summary model
+    /// (`tools.summary_model`).
+    pub fn grants_summary_model(&self, server: &str) -> bool {
+        self.tools.summary_model.iter().any(|p| glob_match(p, server))
     }
 }
 
@@ -255,6 +288,8 @@ struct PolicyFile {
     #[serde(default)]
     files: FilesFile,
     #[serde(default)]
+    search: SearchFile,
+    #[serde(default)]
     secrets: BTreeMap<String, Spanned<Secret>>,
 }
 
@@ -300,6 +335,14 @@ struct ToolsFile {
     disabled: Opt<Vec<String>>,
     local_files: Opt<Vec<String>>,
     network: Opt<Vec<String>>,
+    search: Opt<Vec<String>>,
+    summary_model: Opt<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchFile {
+    backend: Opt<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -432,6 +475,14 @@ impl Apply<'_> {
         self.list("tools.disabled", &f.tools.disabled, &mut p.tools.disabled, check_tool_pattern);
         self.list("tools.local_files", &f.tools.local_files, &mut p.tools.local_files, check_server_pattern);
         self.list("tools.network", &f.tools.network, &mut p.tools.network, check_server_pattern);
+        self.list("tools.search", &f.tools.search, &mut p.tools.search, check_server_pattern);
+        self.list("tools.summary_model", &f.tools.summary_model, &mut p.tools.summary_model, check_server_pattern);
+        if let Some(b) = &f.search.backend {
+            match b.get_ref().parse() {
+                Ok(backend) => p.search.backend = Some(backend),
+                Err(e) => self.err("search.backend", b.span(), e),
+            }
+        }
 
         self.list("network.allow_hosts", &f.network.allow_hosts, &mut p.network.allow_hosts, check_host_pattern);
         if let Some(v) = &f.network.allow_private {

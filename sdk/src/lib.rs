@@ -45,10 +45,13 @@
 //!
 //! ## What a tool can reach
 //! Only what its sandbox grants: the task workspace at `/home/user`, captured
-//! stdout/stderr (capped), clocks and random numbers. There is no network, no
-//! environment and no other host directory, and every call runs under a fuel
-//! budget, a wall-clock deadline and a memory cap. Use the filesystem through
-//! `std::fs` as usual.
+//! stdout/stderr (capped), clocks and random numbers. There is no other host
+//! directory and no environment beyond the operator's settings for the
+//! tool's own server, and every call runs under a fuel budget, a wall-clock
+//! deadline and a memory cap. Use the filesystem through `std::fs` as usual.
+//! The network ([`http`]), the offline search index ([`search_index`]) and
+//! the summary model ([`summary_model`]) are host imports a task's policy
+//! grants per server.
 //!
 //! ## Stateful tools
 //! [`Toolbox::stateful`] keeps a value of your choosing between calls in the
@@ -77,6 +80,148 @@ pub mod http {
     pub fn get(url: &str) -> Result<Response, String> {
         fetch(&Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: None })
     }
+
+    /// The first value of the response header `name` (any case), or "".
+    pub fn header<'a>(response: &'a Response, name: &str) -> &'a str {
+        response.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+}
+
+/// Paths a tool may read: the sandbox workspace, and the local folders a
+/// task's policy grants a local-files tool ([`Toolbox::with_local_files`]).
+/// The host enforces the same through the preopens; these say it first,
+/// and in words the model can act on.
+pub mod local {
+    use std::path::{Component, Path, PathBuf};
+
+    /// The sandbox workspace, as the guest sees it.
+    pub const WORKSPACE: &str = "/home/user";
+
+    /// The local folders this instance may read (`FATHOM_LOCAL_ROOTS`).
+    pub fn roots() -> Vec<PathBuf> {
+        std::env::var("FATHOM_LOCAL_ROOTS")
+            .map(|v| v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// `path` with `.` and `..` resolved, without touching the filesystem.
+    pub fn normalize(path: &Path) -> PathBuf {
+        let mut out = PathBuf::from("/");
+        for c in path.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(p) => out.push(p),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// `raw` (a path, relative ones from the workspace, or a `file://`
+    /// URI) as a path the tool may read, or why it may not.
+    pub fn readable_path(raw: &str) -> Result<PathBuf, String> {
+        let raw = raw.strip_prefix("file://").unwrap_or(raw);
+        let joined = if Path::new(raw).is_absolute() { PathBuf::from(raw) } else { Path::new(WORKSPACE).join(raw) };
+        let path = normalize(&joined);
+        let roots = roots();
+        if path.starts_with(WORKSPACE) || roots.iter().any(|r| path.starts_with(r)) {
+            return Ok(path);
+        }
+        let mut allowed = vec![format!("{WORKSPACE} (the sandbox workspace)")];
+        allowed.extend(roots.iter().map(|r| r.display().to_string()));
+        Err(format!(
+            "'{}' is outside what this tool may read: {} (local folders are set by files.local_roots and the task's \
+             attachments)",
+            path.display(),
+            allowed.join(", ")
+        ))
+    }
+
+    /// The bytes of the regular file at `path`, up to `max_bytes`; the
+    /// error says what to do instead.
+    pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, String> {
+        let failed = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
+            std::io::ErrorKind::PermissionDenied => {
+                format!("cannot read {}: it leads outside the folders this tool may use", path.display())
+            }
+            _ => format!("{}: {e}", path.display()),
+        };
+        let meta = std::fs::metadata(path).map_err(failed)?;
+        if meta.is_dir() {
+            return Err(format!("{} is a folder; give the path of a file in it", path.display()));
+        }
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file (a FIFO, device or socket)", path.display()));
+        }
+        if meta.len() > max_bytes {
+            return Err(format!(
+                "{} is {} MB; this tool takes files up to {} MB: upload it to a sandbox and process it in parts there",
+                path.display(),
+                meta.len() >> 20,
+                max_bytes >> 20
+            ));
+        }
+        std::fs::read(path).map_err(failed)
+    }
+}
+
+/// Rules of the web research protocol shared by the search and scrape tools.
+pub mod web {
+    /// Hosts whose datasets and spaces hold benchmark answers.
+    const LEAK_HOSTS: &[&str] = &["huggingface.co", "hf.co"];
+
+    /// Whether `link` is a Hugging Face dataset or space page, which the
+    /// protocol keeps from the agent to avoid benchmark leakage.
+    pub fn leaks_benchmarks(link: &str) -> bool {
+        let rest = link.split_once("://").map_or(link, |(_, r)| r);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let host = host.strip_prefix("www.").unwrap_or(&host);
+        LEAK_HOSTS.contains(&host) && (path.starts_with("datasets") || path.starts_with("spaces"))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::leaks_benchmarks;
+
+        #[test]
+        fn leak_hosts_are_recognised() {
+            for leak in [
+                "https://huggingface.co/datasets/gaia-benchmark/GAIA",
+                "https://www.huggingface.co/spaces/x/y",
+                "http://hf.co/datasets/a",
+                "https://HuggingFace.co:443/datasets/a",
+            ] {
+                assert!(leaks_benchmarks(leak), "{leak}");
+            }
+            for fine in [
+                "https://huggingface.co/papers/2401.1",
+                "https://huggingface.co/Qwen/Qwen2.5",
+                "https://example.org/datasets/x",
+                "https://nothuggingface.co/datasets/x",
+            ] {
+                assert!(!leaks_benchmarks(fine), "{fine}");
+            }
+        }
+    }
+}
+
+/// The offline search index the host serves (`fathom index build`), to
+/// the servers a task's policy grants it (`tools.search`).
+pub mod search_index {
+    pub use crate::__bindings::fathom::tool::search_index::{Hit, document, query};
+}
+
+/// The summary model: the host sends one prompt to the lightweight model
+/// the operator configured and returns its reply, to the servers a task's
+/// policy grants it (`tools.summary_model`). Its tokens count toward the
+/// task's usage.
+pub mod summary_model {
+    pub use crate::__bindings::fathom::tool::summary_model::{Completion, SummaryError, complete};
 }
 
 #[doc(hidden)]

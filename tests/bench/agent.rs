@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fathom::agent::llm::{LlmClient, LlmConfig};
 use fathom::agent::run::{Agent, AgentConfig, Event};
+use fathom::llm::{LlmClient, LlmConfig};
 use fathom::runtime::{Session, SessionOptions};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
 use super::protocol::{
     FORMAT_REMINDER, ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name,
     native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call,
     unrun_code_nudge,
 };
 use super::tokens;
+use crate::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
 use crate::runtime::{CallOutcome, Session, ToolInfo};
 
 /// What the loop needs of the tools: their descriptions and a way to call
@@ -225,6 +225,10 @@ pub enum Event {
         output: String,
         /// Wall-clock time of the call, sandbox creation included.
         wall_ms: f64,
+        /// Model tokens the tool spent (the summary model of a scrape),
+        /// counted into the task's usage.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<Usage>,
     },
     /// The runtime answered instead of running the call or accepting the
     /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`,
@@ -989,6 +993,7 @@ impl Agent<'_> {
                 let keep_from = t.recent_calls.len().saturating_sub(3);
                 t.recent_calls.drain(..keep_from);
                 t.last_ran = Some(fingerprint.clone());
+                let mut usage = None;
                 let (text, ok, wall_ms) = if call.unparsed {
                     // Quoted only in part: a huge broken argument would
                     // otherwise come back whole as the error.
@@ -1017,6 +1022,11 @@ impl Agent<'_> {
                     if let Some(hit) = out.limit {
                         self.emit(t, Event::Limit { key: hit.key.into(), message: hit.message });
                     }
+                    if let Some(u) = out.usage {
+                        t.usage.prompt_tokens += u.prompt_tokens;
+                        t.usage.completion_tokens += u.completion_tokens;
+                        usage = Some(u);
+                    }
                     let text = if out.ok {
                         out.output
                     } else {
@@ -1042,7 +1052,7 @@ impl Agent<'_> {
                     let message = "the code tried to reach the network, which code tools have none of".to_owned();
                     self.emit(t, Event::Note { turn, kind: "network_attempt".into(), message });
                 }
-                self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms });
+                self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms, usage });
                 results.push((id, cut(text)));
             }
             t.rollbacks = if after_cause.is_some() { consecutive } else { 0 };

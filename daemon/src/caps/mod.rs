@@ -16,7 +16,9 @@ pub mod fuel;
 pub mod memory;
 pub mod network;
 pub mod output;
+pub mod search;
 mod state;
+pub mod summary;
 
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -35,6 +37,10 @@ pub struct Grant<'a> {
     pub extras: &'a InstanceExtras,
     /// The instance's side of the task's disk book (`caps::disk`).
     pub disk: &'a mut Option<disk::DiskView>,
+    /// The offline index the instance may search (`caps::search`).
+    pub search_index: &'a mut Option<std::path::PathBuf>,
+    /// The instance's summary model (`caps::summary`).
+    pub summary: &'a mut summary::Access,
     /// The server the instance's component serves (empty while a component
     /// is described or pre-initialised: it is granted nothing then).
     pub server: &'a str,
@@ -74,8 +80,10 @@ pub trait Capability: Send + Sync {
 }
 
 /// Put every host import an instance may use into `linker`: WASI (its
-/// filesystem metered by `disk`) and the `http` import of `network`. What an
-/// instance may actually reach is decided per instance by `prepare`.
+/// filesystem metered by `disk`), the `http` import of `network`, the
+/// `search-index` import of `search` and the `summary-model` import of
+/// `summary`. What an instance may actually reach is decided per instance
+/// by `prepare`.
 pub fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     // The filesystem again, metered: the disk quota holds as writes happen.
@@ -85,6 +93,8 @@ pub fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Re
     })?;
     linker.allow_shadowing(false);
     crate::wit::fathom::tool::http::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)?;
+    crate::wit::fathom::tool::search_index::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)?;
+    crate::wit::fathom::tool::summary_model::add_to_linker::<_, wasmtime::component::HasSelf<_>>(linker, |s| s)?;
     Ok(())
 }
 
@@ -94,6 +104,9 @@ pub fn all() -> &'static [&'static dyn Capability] {
         &filesystem::Filesystem,
         &disk::Disk,
         &network::Network,
+        // After `network`: it adds the Serper key to the instance's rules.
+        &search::Search,
+        &summary::Summary,
         &output::Output,
         // Asked in this order: a fuel or deadline trap is certain, a refused
         // memory growth only the likely cause of whatever trap followed it.

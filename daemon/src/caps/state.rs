@@ -25,6 +25,13 @@ pub struct HostState {
     pub network: Option<Arc<crate::net::NetPolicy>>,
     /// The instance's side of the task's disk book (`caps::disk`).
     pub(crate) disk: Option<DiskView>,
+    /// The offline index's folder, when the instance may search it
+    /// (`caps::search`).
+    pub(crate) search_index: Option<std::path::PathBuf>,
+    /// The summary model, or why the instance has none (`caps::summary`).
+    pub(crate) summary: super::summary::Access,
+    /// Model tokens the host imports spent for the current call.
+    pub(crate) model_usage: crate::llm::Usage,
 }
 
 /// Host-side counters and buffers of one instance.
@@ -49,6 +56,10 @@ pub struct InstanceExtras {
     /// The session's disk book; instances of a session without one (a
     /// component described or snapshotted) write unmetered.
     pub disk: Option<Arc<DiskMeter>>,
+    /// The operator's search settings (`caps::search`).
+    pub search: Option<Arc<crate::search::Settings>>,
+    /// The task's summary model (`caps::summary`).
+    pub summary: Option<Arc<super::summary::SummaryModel>>,
 }
 
 impl WasiView for HostState {

@@ -57,11 +57,24 @@ pub struct CallOutcome {
     /// the result (calls without an id keep using this sandbox anyway).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox_created: Option<String>,
+    /// Model tokens the call spent through the host (the summary model of
+    /// `scrape_and_extract_info`), to count into the task's usage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::llm::Usage>,
 }
 
 impl CallOutcome {
     fn ok(output: String) -> Self {
-        CallOutcome { ok: true, output, error: None, fuel: 0, wall_ms: 0.0, limit: None, sandbox_created: None }
+        CallOutcome {
+            ok: true,
+            output,
+            error: None,
+            fuel: 0,
+            wall_ms: 0.0,
+            limit: None,
+            sandbox_created: None,
+            usage: None,
+        }
     }
     /// A message the host built (a refusal, an unknown name): capped, as
     /// it may quote what the caller sent.
@@ -79,6 +92,7 @@ impl CallOutcome {
             wall_ms: 0.0,
             limit: None,
             sandbox_created: None,
+            usage: None,
         }
     }
 }
@@ -97,11 +111,24 @@ pub struct SessionOptions {
     pub budget: Option<Arc<SandboxBudget>>,
     /// Secret values from the operator's config (else the environment).
     pub secrets: Option<Arc<BTreeMap<String, String>>>,
+    /// The operator's search settings, for the servers `tools.search` names.
+    pub search: Option<Arc<crate::search::Settings>>,
+    /// The summary model, for the servers `tools.summary_model` names.
+    pub summary: Option<Arc<caps::summary::SummaryModel>>,
 }
 
 impl SessionOptions {
     pub fn new(policy: Policy) -> Self {
-        SessionOptions { policy, root: None, outputs: None, attachments: None, budget: None, secrets: None }
+        SessionOptions {
+            policy,
+            root: None,
+            outputs: None,
+            attachments: None,
+            budget: None,
+            secrets: None,
+            search: None,
+            summary: None,
+        }
     }
 }
 
@@ -203,7 +230,13 @@ impl Session {
             read_roots,
             table: Mutex::new(Table::default()),
             budget: opts.budget,
-            extras: InstanceExtras { secrets: opts.secrets, cancel: Arc::default(), disk: Some(disk.clone()) },
+            extras: InstanceExtras {
+                secrets: opts.secrets,
+                cancel: Arc::default(),
+                disk: Some(disk.clone()),
+                search: opts.search,
+                summary: opts.summary,
+            },
             disk,
             _tmp: tmp,
         })
@@ -604,6 +637,7 @@ impl Session {
         .await;
 
         let fuel = fuel::consumed(policy, &l.store);
+        let usage = Some(l.store.data_mut().take_model_usage()).filter(|u| *u != Default::default());
         let (stdout, out_dropped) = l.store.data().meters.stdout.take(0);
         let (stderr, err_dropped) = l.store.data().meters.stderr.take(0);
         let settled: Vec<LimitHit> = caps::all().iter().filter_map(|c| c.settle(policy, &mut l.store)).collect();
@@ -670,6 +704,7 @@ impl Session {
             outcome.limit = Some(hit);
         }
         outcome.sandbox_created = created;
+        outcome.usage = usage;
         if let Some(g) = guard.as_deref_mut() {
             *g = live;
         }
@@ -756,6 +791,8 @@ pub(crate) fn new_store(
     let mut meters = Meters { cancel: extras.cancel.clone(), ..Meters::default() };
     let mut network = None;
     let mut disk = None;
+    let mut search_index = None;
+    let mut summary = caps::summary::Access::default();
     {
         let mut grant = Grant {
             wasi: &mut wasi,
@@ -765,13 +802,24 @@ pub(crate) fn new_store(
             extras,
             server,
             disk: &mut disk,
+            search_index: &mut search_index,
+            summary: &mut summary,
         };
         for cap in caps::all() {
             cap.prepare(policy, &mut grant)?;
         }
     }
-    let mut store =
-        Store::new(engine, HostState { wasi: wasi.build(), table: ResourceTable::new(), meters, network, disk });
+    let state = HostState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        meters,
+        network,
+        disk,
+        search_index,
+        summary,
+        model_usage: Default::default(),
+    };
+    let mut store = Store::new(engine, state);
     for cap in caps::all() {
         cap.attach(policy, &mut store);
     }

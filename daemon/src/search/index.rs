@@ -254,6 +254,25 @@ impl SearchIndex {
     }
 }
 
+impl SearchIndex {
+    /// The text of the document at `link` (`file://` and its path, as in
+    /// [`Hit::link`]), as it was indexed.
+    pub fn document(&self, link: &str) -> Result<String, String> {
+        let path = link.strip_prefix("file://").unwrap_or(link);
+        let term = Term::from_field_text(self.fields.path, path);
+        let query = tantivy::query::TermQuery::new(term, tantivy::schema::IndexRecordOption::Basic);
+        let searcher = self.reader.searcher();
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(err("cannot read the search index"))?;
+        let Some((_, address)) = top.into_iter().next() else {
+            return Err(format!("{link} is not in the offline search index"));
+        };
+        let d: TantivyDocument = searcher.doc(address).map_err(err("cannot read a document"))?;
+        Ok(d.get_first(self.fields.body).and_then(|v| v.as_value().as_str()).unwrap_or("").to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

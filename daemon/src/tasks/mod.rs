@@ -22,10 +22,10 @@ use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::agent::llm::LlmClient;
 use crate::agent::record::{Finished, timestamp};
 use crate::agent::run::{Agent, AgentConfig, Event, Outcome, TaskState, ToolFormat};
 use crate::config::Config;
+use crate::llm::LlmClient;
 use crate::policy::{Policy, PolicyStore};
 use crate::runtime::{Runtime, SandboxBudget, Session, SessionOptions};
 use store::{Finish, Store};
@@ -524,6 +524,7 @@ impl Tasks {
         opts.attachments = attachments.is_dir().then(|| attachments.clone());
         opts.budget = Some(self.budget.clone());
         opts.secrets = Some(secrets);
+        self.policies.config.provide_services(&mut opts, id);
         let session =
             Session::new(self.rt.clone(), opts).map_err(|e| format!("cannot create the task's session: {e}"))?;
 

@@ -81,6 +81,7 @@ impl Sessions {
         opts.outputs = Some(root.join("outputs"));
         opts.budget = Some(self.budget.clone());
         opts.secrets = Some(secrets);
+        self.policies.config.provide_services(&mut opts, &id);
         let session = Session::new(self.rt.clone(), opts)
             .map_err(|e| Error::internal(format!("cannot create the session: {e}")))?;
         let sandbox = match session.create_sandbox(SANDBOX_LIFETIME, None) {

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::agent::llm::Usage;
+use crate::llm::Usage;
 
 /// A task's lifecycle: `queued → running → succeeded | failed | cancelled`,
 /// and `interrupted` when the daemon stopped under it (resumable).

@@ -87,12 +87,6 @@ fn sandbox_path(raw: &str, what: &str) -> Result<PathBuf, ToolError> {
     }
 }
 
-fn local_roots() -> Vec<PathBuf> {
-    std::env::var("FATHOM_LOCAL_ROOTS")
-        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect())
-        .unwrap_or_default()
-}
-
 fn io_message(e: &std::io::Error, path: &Path) -> String {
     use std::io::ErrorKind::*;
     match e.kind() {
@@ -107,7 +101,7 @@ fn io_message(e: &std::io::Error, path: &Path) -> String {
 }
 
 fn upload(args: UploadArgs) -> Result<String, ToolError> {
-    let roots = local_roots();
+    let roots = fathom_sdk::local::roots();
     let requested = Path::new(args.local_file_path.trim());
     if !requested.is_absolute() {
         return Err(ToolError::invalid(format!(

@@ -188,6 +188,32 @@ pub fn convert_as(format: Format, name: &str, bytes: &[u8], limits: &Limits) -> 
     Ok(out.finish(format))
 }
 
+/// Convert a download: its bytes' own format when they say what they are,
+/// else the one its HTTP `content_type` declares (HTML without a doctype,
+/// CSV, JSON), else what its URL's extension says.
+pub fn convert_download(url: &str, content_type: &str, bytes: &[u8], limits: &Limits) -> Result<Converted, ReadError> {
+    let format = match (detect::detect(url, bytes), declared(content_type)) {
+        (Format::Text | Format::Unknown(_), Some(d)) => d,
+        (sniffed, _) => sniffed,
+    };
+    convert_as(format, url, bytes, limits)
+}
+
+/// The format an HTTP content type declares, if it names one.
+fn declared(content_type: &str) -> Option<Format> {
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    Some(match ct.as_str() {
+        "text/html" | "application/xhtml+xml" => Format::Html,
+        "text/csv" => Format::Csv,
+        "text/tab-separated-values" => Format::Tsv,
+        "application/json" => Format::Json,
+        "application/x-ndjson" | "application/jsonl" => Format::Jsonl,
+        "text/markdown" => Format::Markdown,
+        "application/xml" | "text/xml" | "application/rss+xml" | "application/atom+xml" => Format::Xml,
+        _ => return None,
+    })
+}
+
 /// The detected format of `bytes`, as [`convert`] would read them.
 pub fn detect(name: &str, bytes: &[u8]) -> Format {
     detect::detect(name, bytes)

@@ -1,5 +1,7 @@
 //! Client for an OpenAI-compatible `/v1/chat/completions` endpoint (vLLM,
-//! SGLang, llama.cpp), with the protocol's retry rules.
+//! SGLang, llama.cpp), with the protocol's retry rules. Shared by the agent
+//! loop (the main model) and the summary-model capability (`caps::summary`),
+//! so it depends on neither.
 //!
 //! Retried, with exponential backoff: transport errors, timeouts, 408/429
 //! and 5xx answers, and bodies that are not a chat completion. Resampled at
