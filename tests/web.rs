@@ -27,6 +27,7 @@ fn loopback(edit: impl FnOnce(&mut Policy)) -> Policy {
     common::policy(|p| {
         p.network.allow_hosts = vec!["127.0.0.1:*".into()];
         p.network.allow_private = true;
+        p.tools.disabled.clear();
         edit(p);
     })
 }
@@ -95,8 +96,8 @@ async fn search(s: &Session, args: Value) -> Value {
 }
 
 async fn scrape(s: &Session, url: &str, info: &str) -> (Value, CallOutcome) {
-    let out = call(s, "jina_scrape_llm_summary.scrape_and_extract_info", json!({"url": url, "info_to_extract": info}))
-        .await;
+    let out =
+        call(s, "jina_scrape_llm_summary.scrape_and_extract_info", json!({"url": url, "info_to_extract": info})).await;
     let v = serde_json::from_str(&out.output).unwrap_or_else(|e| panic!("{e}: {}", out.output));
     (v, out)
 }
@@ -143,13 +144,20 @@ async fn serper_results_keep_their_shape_and_the_key_goes_to_serper_alone() {
     let s = session(policy, st.clone(), None).await;
 
     let v = search(&s, json!({"q": "tidal range brest", "num": 5, "tbs": "qdr:m"})).await;
-    assert_eq!(links(&v), ["https://tides.example/brest", "https://atlas.example/tides"], "the dataset link is filtered");
+    assert_eq!(
+        links(&v),
+        ["https://tides.example/brest", "https://atlas.example/tides"],
+        "the dataset link is filtered"
+    );
     assert_eq!(v["organic"][1]["position"], 2, "positions are renumbered");
     assert_eq!(v["organic"][0]["date"], "Mar 3, 2026");
     assert!(v["organic"][1]["sitelinks"].is_array(), "the backend's extra fields stay");
     assert_eq!(v["answerBox"]["answer"], "up to 7.2 m");
     assert_eq!(v["relatedSearches"][0]["query"], "brest tide times");
-    assert_eq!((&v["searchParameters"]["q"], &v["searchParameters"]["tbs"]), (&json!("tidal range brest"), &json!("qdr:m")));
+    assert_eq!(
+        (&v["searchParameters"]["q"], &v["searchParameters"]["tbs"]),
+        (&json!("tidal range brest"), &json!("qdr:m"))
+    );
     assert!(v.get("credits").is_none() && v.get("message").is_none());
     let sent = serper.headers_of("/search");
     assert_eq!(sent.len(), 1);
@@ -158,10 +166,7 @@ async fn serper_results_keep_their_shape_and_the_key_goes_to_serper_alone() {
     assert_eq!(body, json!({"q": "tidal range brest", "gl": "us", "hl": "en", "num": 5, "page": 1, "tbs": "qdr:m"}));
 
     // The shell of the same task cannot send the key, even to Serper.
-    let curl = format!(
-        "curl -s -H 'X-API-KEY: {{{{secrets.SERPER_API_KEY}}}}' {}",
-        serper.url("127.0.0.1", "/search")
-    );
+    let curl = format!("curl -s -H 'X-API-KEY: {{{{secrets.SERPER_API_KEY}}}}' {}", serper.url("127.0.0.1", "/search"));
     let out = call(&s, "tool-python.run_command", json!({ "command": curl })).await;
     assert!(!out.output.contains("7.2 m"), "{}", out.output);
     assert_eq!(serper.headers_of("/search").iter().filter(|h| h.iter().any(|(_, v)| v == KEY)).count(), 1);
@@ -297,11 +302,8 @@ async fn the_offline_index_answers_searches_and_its_links_can_be_scraped() {
     // as the `offline` preset does.
     let mut st = settings(Backend::Serper);
     st.index = index.clone();
-    let mut policy = fathom::policy::PolicyStore::default().load("offline").unwrap();
+    let policy = fathom::policy::PolicyStore::default().load("offline").unwrap();
     assert_eq!(policy.search.backend, Some(Backend::Local));
-    // `offline` has no scrape tool (it reaches the web too); this test
-    // reads the index's own documents with it.
-    policy.tools.disabled.clear();
     let s = session(policy, st, Some(&model)).await;
 
     let v = search(&s, json!({"q": "spring tidal range"})).await;
@@ -361,7 +363,9 @@ const TABLES: &str = r#"<html><head><title>Tide tables</title></head><body>
 fn long_page() -> String {
     let para: String = (0..50).map(|i| format!("Sentence {i} about the long page and its many tides. ")).collect();
     let body: String = (0..180).map(|i| format!("<p>Section {i}. {para}</p>\n")).collect();
-    format!("<html><head><title>Long</title></head><body><article><h1>A very long page</h1>{body}</article></body></html>")
+    format!(
+        "<html><head><title>Long</title></head><body><article><h1>A very long page</h1>{body}</article></body></html>"
+    )
 }
 
 fn html(body: &str) -> Option<Route> {
@@ -440,15 +444,20 @@ async fn refusals_name_the_host_and_the_policy_key() {
     let news = web.url("127.0.0.1", "/news");
 
     // No network for the task.
-    let s = session(common::policy(|_| {}), settings(Backend::Local), Some(&model)).await;
+    let offline = || common::policy(|p| p.tools.disabled.clear());
+    let s = session(offline(), settings(Backend::Local), Some(&model)).await;
     let (r, _) = scrape(&s, &news, "x").await;
     let e = r["error"].as_str().unwrap();
     assert!(r["success"] == false && e.contains("127.0.0.1") && e.contains("network.allow_hosts"), "{r}");
     let mut st = settings(Backend::Serper);
     st.serper_key = Some(KEY.into());
-    let s = session(common::policy(|_| {}), st, None).await;
+    let s = session(offline(), st, None).await;
     let out = call(&s, "search_and_scrape_webpage.google_search", json!({"q": "x"})).await;
-    assert!(!out.ok && out.output.contains("127.0.0.1") && out.output.contains("network.allow_hosts"), "{}", out.output);
+    assert!(
+        !out.ok && out.output.contains("127.0.0.1") && out.output.contains("network.allow_hosts"),
+        "{}",
+        out.output
+    );
 
     // A page that redirects to the cloud metadata address.
     let s = session(loopback(|_| {}), settings(Backend::Local), Some(&model)).await;
@@ -479,9 +488,11 @@ async fn refusals_name_the_host_and_the_policy_key() {
     let out = call(&s, "search_and_scrape_webpage.google_search", json!({"q": "x"})).await;
     assert!(!out.ok && out.output.contains("tools.search"), "{}", out.output);
 
-    // The strict preset has neither tool.
+    // The strict and default presets have neither tool.
     let strict = fathom::policy::PolicyStore::default().load("strict").unwrap();
     let s = session(strict, settings(Backend::Local), Some(&model)).await;
+    let tools = s.tools();
+    assert!(tools.iter().all(|t| !t.server.contains("search") && !t.server.contains("jina")), "not shown to the model");
     for tool in ["search_and_scrape_webpage.google_search", "jina_scrape_llm_summary.scrape_and_extract_info"] {
         let out = call(&s, tool, json!({"q": "x", "url": news, "info_to_extract": "x"})).await;
         assert!(!out.ok && out.output.contains("tools.disabled"), "{tool}: {}", out.output);

@@ -167,7 +167,9 @@ impl Default for Policy {
             },
             tools: Tools {
                 enabled: vec!["*".into()],
-                disabled: vec![],
+                // No network here, so no web tools: `research` and `offline`
+                // turn them on, each with what they can reach.
+                disabled: vec!["search_and_scrape_webpage.*".into(), "jina_scrape_llm_summary.*".into()],
                 local_files: vec!["tool-python".into(), "tool-reading".into()],
                 network: vec![
                     "tool-python".into(),

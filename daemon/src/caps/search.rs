@@ -26,10 +26,15 @@ pub struct Search;
 
 impl Capability for Search {
     fn prepare(&self, policy: &Policy, grant: &mut Grant<'_>) -> wasmtime::Result<()> {
-        let Some(settings) = grant.extras.search.as_deref() else { return Ok(()) };
         if !policy.grants_search(grant.server) {
             return Ok(());
         }
+        let Some(settings) = grant.extras.search.as_deref() else {
+            // A session made without the operator's config (a library
+            // embedding the runtime): granted, but nothing to give.
+            grant.wasi.env("FATHOM_SEARCH_UNAVAILABLE", "no search backend is configured for this session");
+            return Ok(());
+        };
         let backend = policy.search.backend.unwrap_or(settings.backend);
         grant.wasi.env("FATHOM_SEARCH_BACKEND", backend.name());
         grant.wasi.env("SERPER_BASE_URL", &settings.serper_base_url);
