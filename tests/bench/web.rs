@@ -76,6 +76,7 @@ async fn main() {
     let policy = common::policy(|p| {
         p.network.allow_hosts = vec!["127.0.0.1:*".into()];
         p.network.allow_private = true;
+        p.tools.disabled.clear();
         p.sandbox.output_bytes = 1 << 22;
         p.sandbox.call_timeout_secs = 300.0;
     });

@@ -21,7 +21,8 @@ pub use extract::{Extraction, Model};
 pub use page::Page;
 
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+// Unknown arguments are ignored: a model's misspelt optional knob (`h` for
+// `hl`) should not cost it the search.
 pub struct ScrapeArgs {
     /// The page: an http(s) URL, a `file://` link from the search results, or a path in the sandbox workspace.
     pub url: String,

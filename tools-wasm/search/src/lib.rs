@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 pub use backends::Backend;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+// Unknown arguments are ignored: a model's misspelt optional knob (`h` for
+// `hl`) should not cost it the search.
 pub struct SearchArgs {
     /// The search query.
     pub q: String,
