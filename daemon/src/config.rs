@@ -419,7 +419,37 @@ pub fn pattern_covers(outer: &str, inner: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::pattern_covers;
+    use super::{Config, SecretSource, pattern_covers};
+    use crate::search::Backend;
+
+    #[test]
+    fn the_search_backend_defaults_to_serper_with_a_key_else_local() {
+        let key_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(key_file.path(), "sk-test\n").unwrap();
+        let mut c = Config::default();
+        c.secrets.insert(
+            "SERPER_API_KEY".into(),
+            SecretSource { env: None, file: Some(key_file.path().into()), hosts: vec!["google.serper.dev".into()] },
+        );
+        let s = c.search_settings().unwrap();
+        assert_eq!((s.backend, s.serper_key.as_deref()), (Backend::Serper, Some("sk-test")));
+        assert_eq!(s.serper_base_url, "https://google.serper.dev");
+        assert!(!format!("{s:?}").contains("sk-test"), "the key is masked in debug output");
+
+        let mut c = Config::default();
+        c.search.backend = Some("SearXNG".into());
+        let e = c.search_settings().unwrap_err();
+        assert!(e.contains("search.searxng_url"), "{e}");
+        c.search.searxng_url = Some("ftp://x".into());
+        assert!(c.search_settings().unwrap_err().contains("not an http(s) URL"));
+        c.search.searxng_url = Some("http://127.0.0.1:8888".into());
+        assert_eq!(c.search_settings().unwrap().backend, Backend::Searxng);
+        c.search.backend = Some("bing".into());
+        assert!(c.search_settings().unwrap_err().contains("expected serper, searxng or local"));
+        if std::env::var_os("SERPER_API_KEY").is_none() {
+            assert_eq!(Config::default().search_settings().unwrap().backend, Backend::Local);
+        }
+    }
 
     #[test]
     fn narrowing_host_patterns() {

@@ -881,6 +881,27 @@ mod tests {
     }
 
     #[test]
+    fn the_web_keys_are_checked_and_the_presets_set_them() {
+        let errs = load_text("[tools]\nsummary_model = [\"\"]\n[search]\nbackend = \"bing\"\n").unwrap_err();
+        let keys: Vec<_> = errs.iter().map(|e| (e.key.as_deref().unwrap_or(""), e.line)).collect();
+        assert_eq!(keys, [("tools.summary_model", Some(2)), ("search.backend", Some(4))], "{errs:?}");
+        let p = load_text("[search]\nbackend = \"searxng\"\n[tools]\nsearch = []\n").unwrap();
+        assert_eq!(p.search.backend, Some(crate::search::Backend::Searxng));
+        assert!(!p.grants_search("search_and_scrape_webpage"));
+        let store = PolicyStore::default();
+        let research = store.load("research").unwrap();
+        assert!(research.tool_enabled("search_and_scrape_webpage", "google_search"));
+        assert!(research.grants_summary_model("jina_scrape_llm_summary"));
+        assert!(!research.grants_summary_model("tool-python"), "only the scrape tool may call the summary model");
+        assert_eq!(store.load("offline").unwrap().search.backend, Some(crate::search::Backend::Local));
+        for name in ["default", "strict"] {
+            let p = store.load(name).unwrap();
+            assert!(!p.tool_enabled("search_and_scrape_webpage", "google_search"), "{name}");
+            assert!(!p.tool_enabled("jina_scrape_llm_summary", "scrape_and_extract_info"), "{name}");
+        }
+    }
+
+    #[test]
     fn tool_patterns() {
         let mut p = Policy::default();
         assert!(p.tool_enabled("tool-python", "run_command"));
