@@ -618,3 +618,25 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     assert_eq!(value("fathom_sandboxes_live{}"), 1.0);
     assert_eq!(value("fathom_queue_depth{}"), 0.0);
 }
+
+/// `llm.base_url` lists two replicas; one dies while a task runs, and the
+/// task still reaches its answer on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_survives_the_death_of_one_model_replica() {
+    let (a, b) = (model().await, model().await);
+    let state = tempfile::tempdir().unwrap();
+    let both = format!("{}, {}", a.url, b.url);
+    let d =
+        Daemon::start(state.path(), &[("FATHOM_LLM_BASE_URL", both.as_str()), ("FATHOM_LLM_MODEL", "m")], &[]).await;
+    let id = d.submit(json!({"question": "turns=6 slow=150"})).await;
+    let started = Instant::now();
+    while a.count() + b.count() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the task never asked the model");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.kill().await;
+    let record = d.wait_for(&id, &["succeeded", "failed"], Duration::from_secs(120)).await;
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(record["answer"], "done-6");
+    assert!(b.count() >= 2, "the living replica took over");
+}

@@ -171,3 +171,47 @@ async fn a_reply_cut_at_max_tokens_is_resampled_then_handed_over() {
     let reply = server.client(|_| {}).chat(&ask()).await.unwrap();
     assert_eq!((reply.content.as_str(), reply.cut, reply.attempts), ("whole", false, 2));
 }
+
+/// Two replicas of one model: concurrent requests spread over both, each
+/// within its own in-flight cap; when one dies mid-task, every later
+/// request goes to the other at once (no backoff), and nothing fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_load_and_a_dead_one_is_routed_around() {
+    let answer = || {
+        Scripted::responder(|_| match completion("ok", "stop") {
+            Step::Reply { status, body, .. } => Step::Reply { status, body, delay: Duration::from_millis(100) },
+            other => other,
+        })
+    };
+    let (a, b) = (answer().await, answer().await);
+    let mut cfg = LlmConfig::new(&a.url, "m");
+    cfg.replicas = vec![b.url.clone()];
+    cfg.max_in_flight = 3;
+    cfg.backoff = Duration::from_secs(5);
+    let client = std::sync::Arc::new(LlmClient::new(cfg).unwrap());
+
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.chat(&ask()).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap().content, "ok");
+    }
+    assert!(a.count() >= 2 && b.count() >= 2, "the fewest in flight wins: {} and {}", a.count(), b.count());
+    assert!(a.peak.load(Ordering::SeqCst) <= 3 && b.peak.load(Ordering::SeqCst) <= 3, "each replica's cap holds");
+
+    // A task's turns, with replica a killed after the second.
+    let start = Instant::now();
+    for turn in 0..8 {
+        if turn == 2 {
+            a.kill().await;
+        }
+        let reply = client.chat(&ask()).await.unwrap();
+        assert_eq!(reply.content, "ok", "turn {turn}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(4), "no backoff while a replica is healthy: {:?}", start.elapsed());
+    assert_eq!(a.count() + b.count(), 6 + 8, "every request answered once");
+    assert_eq!(client.replica_health(), [(a.url.clone(), false), (b.url.clone(), true)]);
+}

@@ -87,6 +87,8 @@ impl Default for Server {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Llm {
+    /// The endpoint's base URL; several data-parallel replicas of one model
+    /// are listed separated by commas (`http://a:8000/v1, http://b:8000/v1`).
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub api_key: Option<String>,
@@ -220,10 +222,11 @@ impl Config {
         if s.max_sandboxes == 0 {
             return Err("server.max_sandboxes must be at least 1".into());
         }
-        for (key, url) in [("llm.base_url", &self.llm.base_url), ("summary_llm.base_url", &self.summary_llm.base_url)] {
-            if let Some(u) = url {
+        for (key, urls) in [("llm.base_url", &self.llm.base_url), ("summary_llm.base_url", &self.summary_llm.base_url)]
+        {
+            for u in urls.iter().flat_map(|u| split_urls(u)) {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(format!("{key} = {u:?} is not an http(s) URL"));
+                    return Err(format!("{key}: {u:?} is not an http(s) URL"));
                 }
             }
         }
@@ -256,14 +259,12 @@ impl Config {
             return Err("no model server: set FATHOM_LLM_BASE_URL (or llm.base_url in the config) to its OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)".into());
         };
         let timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
-        let mut main = LlmConfig::new(base, self.llm.model.clone().unwrap_or_else(|| "default".into()));
+        let mut main = endpoint(&base, self.llm.model.clone().unwrap_or_else(|| "default".into()));
         main.api_key = self.llm.api_key.clone();
         main.timeout = timeout;
         let s = &self.summary_llm;
-        let mut summary = LlmConfig::new(
-            s.base_url.clone().unwrap_or_else(|| main.base_url.clone()),
-            s.model.clone().unwrap_or_else(|| main.model.clone()),
-        );
+        let mut summary =
+            endpoint(s.base_url.as_deref().unwrap_or(&base), s.model.clone().unwrap_or_else(|| main.model.clone()));
         summary.api_key = s.api_key.clone().or_else(|| main.api_key.clone());
         summary.timeout = timeout;
         Ok((main, summary))
@@ -275,7 +276,7 @@ impl Config {
         let s = &self.summary_llm;
         let base = s.base_url.clone().or_else(|| self.llm.base_url.clone())?;
         let model = s.model.clone().or_else(|| self.llm.model.clone()).unwrap_or_else(|| "default".into());
-        let mut cfg = LlmConfig::new(base, model);
+        let mut cfg = endpoint(&base, model);
         cfg.api_key = s.api_key.clone().or_else(|| self.llm.api_key.clone());
         cfg.timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
         // A tool call has a deadline of its own: a few quick retries, not
@@ -393,6 +394,19 @@ impl SecretSource {
     }
 }
 
+/// The base URLs of a comma-separated list.
+fn split_urls(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|u| !u.is_empty())
+}
+
+/// An endpoint of one or several replicas (`base_url`'s list).
+fn endpoint(list: &str, model: String) -> LlmConfig {
+    let mut urls = split_urls(list).map(str::to_owned);
+    let mut cfg = LlmConfig::new(urls.next().unwrap_or_default(), model);
+    cfg.replicas = urls.collect();
+    cfg
+}
+
 /// Whether host pattern `outer` allows everything `inner` does, ports
 /// included (`host:*` covers `host:8080`; `host` covers only `host`).
 pub fn pattern_covers(outer: &str, inner: &str) -> bool {
@@ -421,6 +435,17 @@ pub fn pattern_covers(outer: &str, inner: &str) -> bool {
 mod tests {
     use super::{Config, SecretSource, pattern_covers};
     use crate::search::Backend;
+
+    #[test]
+    fn several_base_urls_are_replicas_of_one_endpoint() {
+        let mut c = Config::default();
+        c.llm.base_url = Some("http://a:8000/v1, http://b:8000/v1,".into());
+        let (main, summary) = c.llm_configs(&crate::policy::Policy::default()).unwrap();
+        assert_eq!(main.base_urls().collect::<Vec<_>>(), ["http://a:8000/v1", "http://b:8000/v1"]);
+        assert_eq!(summary.base_urls().count(), 2, "the summary model defaults to the same replicas");
+        c.llm.base_url = Some("http://a:8000/v1, b:8000".into());
+        assert!(c.validate().unwrap_err().contains("\"b:8000\" is not an http(s) URL"));
+    }
 
     #[test]
     fn the_search_backend_defaults_to_serper_with_a_key_else_local() {

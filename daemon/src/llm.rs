@@ -11,9 +11,17 @@
 //! context-length error (the loop must shrink the context instead) and
 //! other 4xx answers (the request itself is wrong).
 //! Requests in flight per endpoint are capped by a semaphore.
+//!
+//! An endpoint may be several data-parallel replicas (vLLM or SGLang
+//! behind no load balancer): each request goes to the healthy replica with
+//! the fewest requests in flight; a replica that fails on its side (no
+//! connection, a timeout, a 5xx) is taken out for a cooldown that doubles
+//! with each failure in a row (up to 30 s), then tried again, and the
+//! failed request goes straight to another replica, without backoff, while
+//! one is healthy. Backoff applies only when every replica is out.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +32,8 @@ use tokio::sync::Semaphore;
 pub struct LlmConfig {
     /// Base URL up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`.
     pub base_url: String,
+    /// More replicas of the same model, besides `base_url`.
+    pub replicas: Vec<String>,
     pub model: String,
     pub api_key: Option<String>,
     /// Per-request timeout.
@@ -32,13 +42,22 @@ pub struct LlmConfig {
     pub max_attempts: u32,
     /// Backoff before the second attempt; doubles each time, capped at 30 s.
     pub backoff: Duration,
+    /// Requests in flight per replica.
     pub max_in_flight: usize,
+}
+
+impl LlmConfig {
+    /// Every replica's base URL, `base_url` first.
+    pub fn base_urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base_url.as_str()).chain(self.replicas.iter().map(String::as_str))
+    }
 }
 
 impl LlmConfig {
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         LlmConfig {
             base_url: base_url.into(),
+            replicas: Vec::new(),
             model: model.into(),
             api_key: None,
             timeout: Duration::from_secs(600),
@@ -171,7 +190,45 @@ enum Attempt {
 pub struct LlmClient {
     http: reqwest::Client,
     cfg: LlmConfig,
-    in_flight: Arc<Semaphore>,
+    replicas: Vec<Replica>,
+}
+
+/// One replica of the endpoint and what the client knows of its health.
+struct Replica {
+    url: String,
+    slots: Semaphore,
+    in_flight: AtomicUsize,
+    /// Failures in a row, and until when the replica is left out.
+    health: std::sync::Mutex<(u32, Option<Instant>)>,
+}
+
+/// The longest a failing replica is left out before it is tried again.
+const MAX_COOLDOWN: Duration = Duration::from_secs(30);
+
+impl Replica {
+    fn is_up(&self, now: Instant) -> bool {
+        self.health.lock().unwrap().1.is_none_or(|until| until <= now)
+    }
+
+    fn failed(&self) {
+        let mut h = self.health.lock().unwrap();
+        h.0 += 1;
+        let cooldown = (Duration::from_millis(500) * (1u32 << (h.0 - 1).min(6))).min(MAX_COOLDOWN);
+        h.1 = Some(Instant::now() + cooldown);
+    }
+
+    fn answered(&self) {
+        *self.health.lock().unwrap() = (0, None);
+    }
+}
+
+/// Counts a request in flight on its replica for as long as it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl LlmClient {
@@ -182,8 +239,38 @@ impl LlmClient {
             .timeout(cfg.timeout)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let in_flight = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
-        Ok(LlmClient { http, cfg, in_flight })
+        let replicas = cfg
+            .base_urls()
+            .map(|base| Replica {
+                url: format!("{}/chat/completions", base.trim_end_matches('/')),
+                slots: Semaphore::new(cfg.max_in_flight.max(1)),
+                in_flight: AtomicUsize::new(0),
+                health: std::sync::Mutex::new((0, None)),
+            })
+            .collect();
+        Ok(LlmClient { http, cfg, replicas })
+    }
+
+    /// The healthy replica with the fewest requests in flight; when none is
+    /// healthy, the one due back first.
+    fn pick(&self) -> &Replica {
+        let now = Instant::now();
+        let up = self.replicas.iter().filter(|r| r.is_up(now)).min_by_key(|r| r.in_flight.load(Ordering::SeqCst));
+        up.unwrap_or_else(|| {
+            self.replicas.iter().min_by_key(|r| r.health.lock().unwrap().1).expect("an endpoint has a replica")
+        })
+    }
+
+    /// Whether some replica is not in its cooldown.
+    fn any_up(&self) -> bool {
+        let now = Instant::now();
+        self.replicas.iter().any(|r| r.is_up(now))
+    }
+
+    /// Each replica's base URL and whether it is taken out now.
+    pub fn replica_health(&self) -> Vec<(String, bool)> {
+        let now = Instant::now();
+        self.replicas.iter().map(|r| (r.url.trim_end_matches("/chat/completions").to_owned(), r.is_up(now))).collect()
     }
 
     pub fn config(&self) -> &LlmConfig {
@@ -191,7 +278,6 @@ impl LlmClient {
     }
 
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatReply, LlmError> {
-        let url = format!("{}/chat/completions", self.cfg.base_url.trim_end_matches('/'));
         // Continuing a partial assistant message (the protocol's rule).
         let continues = req.messages.last().is_some_and(|m| m.role == "assistant");
         let body = Body {
@@ -221,7 +307,7 @@ impl LlmClient {
                 let factor = 1u32 << (faults - 1).min(10);
                 tokio::time::sleep((self.cfg.backoff * factor).min(Duration::from_secs(30))).await;
             }
-            let (bad, why) = match self.attempt(&url, &body, &req.session_id).await {
+            let (bad, why) = match self.attempt(&body, &req.session_id).await {
                 Attempt::Done(mut reply) => {
                     reply.attempts = attempt;
                     return Ok(reply);
@@ -229,7 +315,8 @@ impl LlmClient {
                 Attempt::Fatal(e) => return Err(e),
                 Attempt::Retry(why) => {
                     faults += 1;
-                    back_off = true;
+                    // Another replica may answer at once.
+                    back_off = !self.any_up();
                     last = why;
                     continue;
                 }
@@ -254,8 +341,20 @@ impl LlmClient {
         Err(LlmError::Exhausted { attempts, last })
     }
 
-    async fn attempt(&self, url: &str, body: &bytes::Bytes, session: &str) -> Attempt {
-        let _permit = self.in_flight.acquire().await.expect("semaphore never closed");
+    async fn attempt(&self, body: &bytes::Bytes, session: &str) -> Attempt {
+        let replica = self.pick();
+        replica.in_flight.fetch_add(1, Ordering::SeqCst);
+        let _counted = InFlight(&replica.in_flight);
+        let _permit = replica.slots.acquire().await.expect("semaphore never closed");
+        let attempt = self.attempt_on(&replica.url, body, session).await;
+        match &attempt {
+            Attempt::Retry(_) => replica.failed(),
+            _ => replica.answered(),
+        }
+        attempt
+    }
+
+    async fn attempt_on(&self, url: &str, body: &bytes::Bytes, session: &str) -> Attempt {
         let mut request = self
             .http
             .post(url)

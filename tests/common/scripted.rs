@@ -82,6 +82,8 @@ pub struct Scripted {
     pub peak: Arc<AtomicUsize>,
     /// Answers every request once the script is exhausted.
     responder: Option<Arc<dyn Fn(&Value) -> Step + Send + Sync>>,
+    /// The accept loop, to kill the server (`Scripted::kill`).
+    accepting: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
 }
 
 impl Scripted {
@@ -104,16 +106,27 @@ impl Scripted {
             active: Arc::default(),
             peak: Arc::default(),
             responder,
+            accepting: Arc::default(),
         };
         let server = s.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 let (sock, _) = listener.accept().await.unwrap();
                 let server = server.clone();
                 tokio::spawn(async move { server.serve(sock).await });
             }
         });
+        *s.accepting.lock().unwrap() = Some(task.abort_handle());
         s
+    }
+
+    /// Stop listening, as a server that died: new connections are refused.
+    pub async fn kill(&self) {
+        if let Some(task) = self.accepting.lock().unwrap().take() {
+            task.abort();
+        }
+        // Let the aborted loop drop its listener.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     async fn serve(&self, mut sock: tokio::net::TcpStream) {
