@@ -467,6 +467,13 @@ async fn refusals_name_the_host_and_the_policy_key() {
     let (r, _) = scrape(&s, &web.url("127.0.0.1", "/to-metadata"), "x").await;
     let e = r["error"].as_str().unwrap();
     assert!(e.contains("169.254.169.254") && e.contains("network."), "{r}");
+    // Even with every host and private addresses allowed, the metadata
+    // address a redirect leads to is refused.
+    let open = loopback(|p| p.network.allow_hosts = vec!["*:*".into()]);
+    let s_open = session(open, settings(Backend::Local), Some(&model)).await;
+    let (r, _) = scrape(&s_open, &web.url("127.0.0.1", "/to-metadata"), "x").await;
+    assert_eq!(r["success"], false, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("169.254.169.254"), "{r}");
     // Benchmark leaks are not read at all.
     let (r, _) = scrape(&s, "https://huggingface.co/datasets/gaia-benchmark/GAIA", "answers").await;
     assert!(r["error"].as_str().unwrap().contains("benchmark"), "{r}");
@@ -569,4 +576,45 @@ async fn the_agent_searches_scrapes_and_answers_through_the_daemon() {
     assert!(text.contains("google_search") && text.contains("scrape_and_extract_info") && text.contains("7.2 metres"));
     assert!(model.prompts()[0].contains("reached 7.2 metres on Tuesday"));
     d.terminate();
+}
+
+/// MiroThinker 1.7's rule with a real search: a search without results is
+/// not answered but sampled again (the reply dropped), and the next
+/// search's results reach the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_without_results_is_rolled_back_and_sampled_again() {
+    use fathom::agent::run::{Agent, AgentConfig, Event};
+    let searx = Web::start(|path| {
+        if path.contains("nothing") {
+            json_route(&json!({"query": "", "results": []}))
+        } else {
+            json_route(&searxng_answer())
+        }
+    })
+    .await;
+    let mut st = settings(Backend::Searxng);
+    st.searxng_url = Some(searx.url("127.0.0.1", ""));
+    let s = session(loopback(|_| {}), st, None).await;
+    let search = |q: &str| completion(&mcp("search_and_scrape_webpage", "google_search", json!({ "q": q })), "stop");
+    let main = Scripted::start(vec![
+        search("nothing here"),
+        search("brest tides"),
+        completion("The range is \\boxed{7.2 m}", "stop"),
+        completion("\\boxed{7.2 m}", "stop"),
+    ])
+    .await;
+    let llm = main.client(|_| {});
+    let agent = Agent { llm: &llm, session: &s, config: AgentConfig::from_policy(s.policy()), on_event: None };
+    let out = agent.run("task-empty", "How high is the tidal range at Brest?", "2026-12-02").await;
+    assert_eq!(out.answer, "7.2 m", "{:?}", out.error);
+    assert!(
+        out.events.iter().any(|e| matches!(e, Event::Rollback { reason, .. } if reason.contains("no results"))),
+        "{:?}",
+        out.events
+    );
+    let reqs = main.requests.lock().unwrap();
+    assert_eq!(reqs[1].body["messages"].as_array().unwrap().len(), 2, "the empty search's reply was dropped");
+    let third = reqs[2].body["messages"].as_array().unwrap();
+    assert!(third.last().unwrap()["content"].as_str().unwrap().contains("tides.example/brest"));
+    assert_eq!(out.turns, 2, "a rollback is not a turn");
 }
