@@ -135,3 +135,108 @@ async fn readiness_is_sent_once_the_socket_answers() {
     let n = listener.recv(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn mcp_call(server: &str, tool: &str, args: serde_json::Value) -> String {
+    format!(
+        "<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+    )
+}
+
+/// A run that used all three kinds of secret — the API's bearer token, the
+/// model server's API key and the search API key — logs JSON lines whose
+/// spans carry the task's id and each tool call's name, at the trace level,
+/// and not one of the secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_are_json_lines_with_ids_and_never_hold_a_secret() {
+    use common::scripted::{Scripted, completion};
+    use common::web::Web;
+    use serde_json::{Value, json};
+    const TOKEN: &str = "tok-3f9a1c7e5b2d4086aa71";
+    const LLM_KEY: &str = "sk-llm-8c41f02e9d7b46a3";
+    const SERPER_KEY: &str = "serper-51d7e0b29c4a8f36";
+
+    let answer = json!({"organic": [{"title": "Tides", "link": "https://tides.example/brest", "snippet": "7.2 m", "position": 1}]});
+    let serper = Web::start(move |path| {
+        (path == "/search")
+            .then(|| (200, vec![("Content-Type".into(), "application/json".into())], answer.to_string().into_bytes()))
+    })
+    .await;
+    let main = Scripted::responder(|body| {
+        let msgs = body["messages"].as_array().cloned().unwrap_or_default();
+        let turn = msgs.iter().filter(|m| m["role"] == "assistant").count();
+        let reply = if turn == 0 {
+            mcp_call("search_and_scrape_webpage", "google_search", json!({"q": "brest tide"}))
+        } else {
+            "The range is \\boxed{7.2 m}.".to_owned()
+        };
+        completion(&reply, "stop")
+    })
+    .await;
+    let state = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let serper_url = serper.url("127.0.0.1", "");
+    let env = [
+        ("FATHOM_LLM_BASE_URL", main.url.as_str()),
+        ("FATHOM_LLM_MODEL", "scripted"),
+        ("FATHOM_LLM_API_KEY", LLM_KEY),
+        ("FATHOM_SERVER_TOKEN", TOKEN),
+        ("FATHOM_SEARCH_BACKEND", "serper"),
+        ("SERPER_BASE_URL", serper_url.as_str()),
+        ("SERPER_API_KEY", SERPER_KEY),
+        ("FATHOM_LOG", "trace"),
+    ];
+    let mut d = Daemon::start(state.path(), &env, &["--listen", &listen, "--log-format", "json"]).await;
+
+    // The task goes in over TCP, with the token; a wrong token is refused.
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let policy = json!({"extends": "research", "network": {"allow_hosts": ["127.0.0.1:*"], "allow_private": true}});
+    let r = http
+        .post(format!("{base}/v1/tasks"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"question": "What is the tidal range in Brest?", "policy": policy}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let wrong = http.get(format!("{base}/v1/tasks")).bearer_auth("not-the-token-at-all").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let record = d.wait_for(&id, &["succeeded", "failed"], Duration::from_secs(60)).await;
+    assert_eq!(record["status"], "succeeded", "{record}\n{}", d.log());
+
+    // Each secret was used where it belongs...
+    let llm_headers = main.requests.lock().unwrap()[0].headers.clone();
+    assert!(llm_headers.contains(&("authorization".into(), format!("Bearer {LLM_KEY}"))), "{llm_headers:?}");
+    let searched = serper.headers_of("/search");
+    assert!(
+        searched.first().is_some_and(|h| h.contains(&("x-api-key".into(), SERPER_KEY.into()))),
+        "{searched:?}\n{:?}",
+        d.events(&id, None).await
+    );
+    d.terminate();
+
+    // ...and none reached the log, which is JSON, one object per line.
+    let log = d.log();
+    for secret in [TOKEN, LLM_KEY, SERPER_KEY] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    let lines: Vec<Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}"))).collect();
+    let in_span = |name: &str, key: &str, value: &str| {
+        lines
+            .iter()
+            .any(|l| l["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["name"] == name && s[key] == value)))
+    };
+    assert!(in_span("task", "task_id", &id), "no line in the task's span:\n{log}");
+    assert!(in_span("tool_call", "tool", "google_search"), "no line in the tool call's span:\n{log}");
+    let ended = lines.iter().find(|l| l["fields"]["message"] == "task ended").expect("a line for the task's end");
+    assert_eq!(ended["fields"]["status"], "succeeded");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "model request answered"), "{log}");
+    assert!(lines.iter().any(|l| l["fields"]["path"] == "/v1/tasks" && l["fields"]["status"] == 401), "{log}");
+}

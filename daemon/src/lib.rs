@@ -9,6 +9,7 @@ pub mod config;
 pub mod hostfs;
 pub mod llm;
 pub mod local_model;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod policy;

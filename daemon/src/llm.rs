@@ -346,10 +346,23 @@ impl LlmClient {
         replica.in_flight.fetch_add(1, Ordering::SeqCst);
         let _counted = InFlight(&replica.in_flight);
         let _permit = replica.slots.acquire().await.expect("semaphore never closed");
+        let started = Instant::now();
         let attempt = self.attempt_on(&replica.url, body, session).await;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        // The replica's URL and the outcome only: never the API key.
         match &attempt {
-            Attempt::Retry(_) => replica.failed(),
-            _ => replica.answered(),
+            Attempt::Retry(why) => {
+                replica.failed();
+                tracing::warn!(replica = %replica.url, ms, "model request failed, retrying: {why}");
+            }
+            Attempt::Fatal(e) => {
+                replica.answered();
+                tracing::warn!(replica = %replica.url, ms, "model request refused: {e}");
+            }
+            _ => {
+                replica.answered();
+                tracing::debug!(replica = %replica.url, ms, "model request answered");
+            }
         }
         attempt
     }

@@ -31,6 +31,10 @@ enum Command {
         /// Also serve on TCP at ADDR (e.g. 127.0.0.1:8700); needs server.token.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Log lines as text or JSON; `auto` is JSON under systemd (the
+        /// journal), text elsewhere. The filter is FATHOM_LOG (default info).
+        #[arg(long, value_enum, value_name = "FORMAT", env = "FATHOM_LOG_FORMAT", default_value = "auto")]
+        log_format: fathom::logging::LogFormat,
     },
     /// Run one research task to its answer: through the daemon when one
     /// answers, else in-process. Progress on stderr, the answer alone on stdout.
@@ -192,7 +196,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve { config, socket, listen } => {
+        Command::Serve { config, socket, listen, log_format } => {
+            fathom::logging::init(log_format).map_err(usage)?;
             let config = Config::load(config.as_deref()).map_err(|e| usage(format!("invalid config: {e}")))?;
             fathom::server::serve(fathom::server::ServeOptions { config, socket, listen })
                 .await

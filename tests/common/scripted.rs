@@ -162,8 +162,9 @@ impl Scripted {
         if self.responder.is_none() {
             self.requests.lock().unwrap().push(Recorded { headers, body: body.clone() });
         } else {
-            // Many conversations at once: keep the count, not every body.
-            self.requests.lock().unwrap().push(Recorded { headers: Vec::new(), body: Value::Null });
+            // Many conversations at once: keep the count and the headers,
+            // not every body.
+            self.requests.lock().unwrap().push(Recorded { headers, body: Value::Null });
         }
         let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);

@@ -175,7 +175,7 @@ impl Drop for Sandbox {
         let owned = self.owned.then_some(&self.workspace);
         for dir in owned.into_iter().chain([&self.tmp]) {
             if let Err(e) = caps::disk::remove_tree(dir) {
-                eprintln!("fathom: cannot remove the sandbox folder {}: {e}", dir.display());
+                tracing::warn!(sandbox = %self.id, "cannot remove the sandbox folder {}: {e}", dir.display());
             }
         }
     }
@@ -501,9 +501,21 @@ impl Session {
         arguments: &str,
         result_cap: Option<u64>,
     ) -> CallOutcome {
+        use tracing::Instrument;
+        let span = tracing::info_span!("tool_call", server, tool);
         let start = Instant::now();
-        let mut outcome = self.call_inner(server, tool, arguments, result_cap).await;
+        let mut outcome = self.call_inner(server, tool, arguments, result_cap).instrument(span.clone()).await;
         outcome.wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let _in = span.enter();
+        // The arguments and the output stay out of the log: they may
+        // quote a task's data.
+        match &outcome.limit {
+            Some(hit) => {
+                tracing::info!(ok = outcome.ok, wall_ms = outcome.wall_ms, fuel = outcome.fuel, limit = %hit.key, "tool call stopped by a limit")
+            }
+            None => tracing::debug!(ok = outcome.ok, wall_ms = outcome.wall_ms, fuel = outcome.fuel, "tool call ended"),
+        }
+        drop(_in);
         outcome
     }
 

@@ -53,7 +53,8 @@ pub fn router(state: Arc<AppState>, token: Option<String>) -> Router {
     if let Some(token) = token {
         r = r.layer(middleware::from_fn_with_state(Arc::new(token), bearer));
     }
-    r
+    // Outermost, so refused requests are logged too.
+    r.layer(middleware::from_fn(log_request))
 }
 
 /// An API error as a response.
@@ -100,6 +101,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
         }
     }
+}
+
+/// One log line per request: method, path and status, never headers or
+/// query strings (a bearer token, a session's file names).
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let (status, ms) = (resp.status().as_u16(), started.elapsed().as_secs_f64() * 1e3);
+    if status >= 500 {
+        tracing::warn!(%method, path, status, ms, "request failed");
+    } else {
+        tracing::debug!(%method, path, status, ms, "request");
+    }
+    resp
 }
 
 async fn bearer(State(token): State<Arc<String>>, req: Request, next: Next) -> Response {

@@ -57,14 +57,14 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     }
     // Sessions need no model; tasks are refused (503) until one is set.
     if let Err(e) = config.llm_configs(&crate::policy::Policy::default()) {
-        eprintln!("fathom: warning: {e}; sessions work, tasks are refused until then");
+        tracing::warn!("{e}; sessions work, tasks are refused until then");
     }
 
     let mut ropts = RuntimeOptions::from_env();
-    ropts.progress = Some(Arc::new(|msg: &str| eprintln!("fathom: {msg}")));
+    ropts.progress = Some(Arc::new(|msg: &str| tracing::info!("{msg}")));
     let rt = Runtime::new(ropts).await.map_err(|e| format!("cannot start the tool runtime: {e:#}"))?;
     for e in rt.load_errors() {
-        eprintln!("fathom: warning: skipped tool component {}: {}", e.path.display(), e.message);
+        tracing::warn!(component = %e.path.display(), "skipped tool component: {}", e.message);
     }
     let state_dir = crate::state_dir();
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
@@ -89,11 +89,16 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     };
     let (interrupted, queued) = tasks.recover()?;
     if interrupted + queued > 0 {
-        eprintln!("fathom: recovered {interrupted} interrupted task(s); {queued} queued task(s) resume their place");
+        tracing::info!(
+            interrupted,
+            queued,
+            "recovered {interrupted} interrupted task(s); {queued} queued task(s) resume their place"
+        );
     }
-    eprintln!("fathom: listening on {}", socket.display());
+    tracing::info!(socket = %socket.display(), "listening on {}", socket.display());
     if let Some(l) = &tcp {
-        eprintln!("fathom: listening on http://{} (bearer token required)", l.local_addr().map_err(|e| e.to_string())?);
+        let addr = l.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%addr, "listening on http://{addr} (bearer token required)");
     }
 
     // Under systemd (`Type=notify`): ready now that the components are
@@ -119,7 +124,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
             return Err(format!("the server stopped: {r:?}"));
         }
     };
-    eprintln!("fathom: {signal}: stopping (running tasks are interrupted and can be resumed)");
+    tracing::info!(signal, "{signal}: stopping (running tasks are interrupted and can be resumed)");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     stop.cancel();

@@ -479,7 +479,10 @@ impl Tasks {
             };
             this.queued.fetch_sub(1, Ordering::SeqCst);
             match permit {
-                Some(_permit) => this.run(&id, resume, &token).await,
+                Some(_permit) => {
+                    use tracing::Instrument;
+                    this.run(&id, resume, &token).instrument(tracing::info_span!("task", task_id = %id)).await
+                }
                 None if token.is_cancelled() => {
                     if let Ok(row) = this.get(&id) {
                         let _ = this.finish_without_run(&row, Status::Cancelled, CANCELLED);
@@ -496,10 +499,18 @@ impl Tasks {
             Ok(r) => r,
             Err(_) => return,
         };
+        tracing::info!(resume, "task started");
+        let started = std::time::Instant::now();
         let (status, outcome, resumable) = match self.execute(&row, resume, cancel).await {
             Ok(ended) => ended,
             Err(why) => (Status::Failed, Err(why), false),
         };
+        let (turns, calls) = outcome.as_ref().map(|o| (o.turns, o.tool_calls)).unwrap_or_default();
+        let secs = started.elapsed().as_secs_f64();
+        match &outcome {
+            Err(why) => tracing::warn!(status = status.as_str(), secs, "task could not run: {}", self.redacted(why)),
+            Ok(_) => tracing::info!(status = status.as_str(), turns, tool_calls = calls, secs, "task ended"),
+        }
         self.settle(&row, status, outcome, resumable);
     }
 
@@ -564,7 +575,7 @@ impl Tasks {
         let mut checkpoint = |s: &TaskState| {
             if let Ok(text) = serde_json::to_string(s) {
                 if let Err(e) = store.checkpoint(id, &text, s.turns, s.calls, s.usage) {
-                    eprintln!("fathom: {id}: cannot save a checkpoint: {e}");
+                    tracing::error!(task_id = %id, "cannot save a checkpoint: {e}");
                 }
             }
         };
@@ -627,7 +638,7 @@ impl Tasks {
             finished_at: &stamp,
         };
         if let Err(e) = self.store.finish(id, &f) {
-            eprintln!("fathom: {id}: cannot record the end of the task: {e}");
+            tracing::error!(task_id = %id, "cannot record the end of the task: {e}");
         }
         let outcome = match outcome {
             Ok(o) => o,
@@ -734,7 +745,7 @@ impl Feed<'_> {
             body = serde_json::from_str(&text).unwrap_or(json!({"type": "redacted", "seq": seq}));
         }
         if let Err(e) = self.tasks.store.append_event(self.id, seq, &body) {
-            eprintln!("fathom: {}: cannot store an event: {e}", self.id);
+            tracing::error!(task_id = %self.id, "cannot store an event: {e}");
         }
         self.tasks.metrics.observe_event(&body);
         let _ = self.tasks.sender(self.id).send(StoredEvent { seq, body });

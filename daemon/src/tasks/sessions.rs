@@ -100,6 +100,7 @@ impl Sessions {
             in_flight: AtomicUsize::new(0),
         });
         self.map.lock().unwrap().insert(id.clone(), entry);
+        tracing::info!(session_id = %id, policy = %policy.name, "session opened");
         Ok(json!({
             "id": id,
             "sandbox_id": sandbox.id,
@@ -128,7 +129,9 @@ impl Sessions {
             Value::Object(_) => arguments.to_string(),
             other => return Err(Error::bad_request(format!("arguments: must be a JSON object, not {other}"))),
         };
-        let outcome: CallOutcome = busy.0.session.call(server, tool, &args).await;
+        use tracing::Instrument;
+        let outcome: CallOutcome =
+            busy.0.session.call(server, tool, &args).instrument(tracing::info_span!("session", session_id = id)).await;
         let raised = outcome.ok && tool == "run_python_code" && cell_raised(&outcome.output);
         self.metrics.tool_call(server, tool, outcome.ok && !raised, outcome.wall_ms);
         let mut v = serde_json::to_value(&outcome).unwrap();
@@ -174,7 +177,9 @@ impl Sessions {
     }
 
     pub fn delete(&self, id: &str) -> Result<(), Error> {
-        self.map.lock().unwrap().remove(id).map(|_| ()).ok_or_else(|| Error::not_found("session", id))
+        self.map.lock().unwrap().remove(id).ok_or_else(|| Error::not_found("session", id))?;
+        tracing::info!(session_id = %id, "session closed");
+        Ok(())
     }
 
     pub fn count(&self) -> usize {
