@@ -617,6 +617,8 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     assert_eq!(value("fathom_sessions_live{}"), 1.0);
     assert_eq!(value("fathom_sandboxes_live{}"), 1.0);
     assert_eq!(value("fathom_queue_depth{}"), 0.0);
+    assert_eq!(value(&format!("fathom_llm_endpoint_up{{url={}}}", m.url)), 1.0);
+    assert_eq!(value(&format!("fathom_llm_endpoint_consecutive_failures{{url={}}}", m.url)), 0.0);
 }
 
 /// `llm.base_url` lists two replicas; one dies while a task runs, and the
@@ -639,4 +641,16 @@ async fn a_task_survives_the_death_of_one_model_replica() {
     assert_eq!(record["status"], "succeeded", "{record}");
     assert_eq!(record["answer"], "done-6");
     assert!(b.count() >= 2, "the living replica took over");
+
+    // The metrics say which replica failed and which one serves.
+    let text = d.get("/metrics").await.text;
+    let gauge = |name: &str, url: &str| -> f64 {
+        let prefix = format!("fathom_{name}{{url=\"{url}\"}} ");
+        let line = text.lines().find_map(|l| l.strip_prefix(prefix.as_str()));
+        line.unwrap_or_else(|| panic!("no {prefix} in\n{text}")).trim().parse().unwrap()
+    };
+    assert!(gauge("llm_endpoint_consecutive_failures", &a.url) >= 1.0, "{text}");
+    assert_eq!(gauge("llm_endpoint_consecutive_failures", &b.url), 0.0);
+    assert_eq!(gauge("llm_endpoint_up", &b.url), 1.0);
+    assert_eq!(gauge("llm_endpoint_in_flight", &b.url), 0.0);
 }

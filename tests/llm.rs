@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -141,10 +140,11 @@ async fn requests_in_flight_are_capped() {
         })
         .collect();
     let server = Scripted::start(steps).await;
-    let client = Arc::new(server.client(|c| c.max_in_flight = 2));
+    // One client per request, as every task of the daemon has its own: the
+    // cap is the replica's, shared by all of them.
     let tasks: Vec<_> = (0..6)
         .map(|_| {
-            let client = client.clone();
+            let client = server.client(|c| c.max_in_flight = 2);
             tokio::spawn(async move { client.chat(&ask()).await.unwrap() })
         })
         .collect();

@@ -53,6 +53,9 @@ fn the_example_config_is_valid_and_bad_ones_name_key_and_line() {
     std::fs::write(&bad, "[secrets]\nK = { env = \"K\", hosts = [] }\n").unwrap();
     let err = text(&fathom(state.path(), &["config", "check", bad.to_str().unwrap()], &[]).stderr);
     assert!(err.contains("secrets.K.hosts is empty"), "{err}");
+    std::fs::write(&bad, "[summary_llm]\nmax_in_flight = 0\n").unwrap();
+    let err = text(&fathom(state.path(), &["config", "check", bad.to_str().unwrap()], &[]).stderr);
+    assert!(err.contains("summary_llm.max_in_flight must be at least 1"), "{err}");
     // The environment is checked too, and wins.
     let out = fathom(state.path(), &["config", "check", example.to_str().unwrap()], &[("FATHOM_SERVER_QUEUE", "lots")]);
     assert!(text(&out.stderr).contains("FATHOM_SERVER_QUEUE"), "{}", text(&out.stderr));

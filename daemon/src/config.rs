@@ -92,6 +92,9 @@ pub struct Llm {
     pub base_url: Option<String>,
     pub model: Option<String>,
     pub api_key: Option<String>,
+    /// Requests in flight per replica, across all tasks (default 16): a
+    /// vLLM or SGLang server's `--max-num-seqs` is the natural value.
+    pub max_in_flight: Option<usize>,
     /// `mcp-xml` (default) or `openai`; only read from `[llm]`.
     pub tool_format: Option<String>,
 }
@@ -202,6 +205,10 @@ impl Config {
             llm.base_url = var(&format!("{prefix}_BASE_URL")).or(llm.base_url.take());
             llm.model = var(&format!("{prefix}_MODEL")).or(llm.model.take());
             llm.api_key = var(&format!("{prefix}_API_KEY")).or(llm.api_key.take());
+            let name = format!("{prefix}_MAX_IN_FLIGHT");
+            if let Some(v) = var(&name) {
+                llm.max_in_flight = Some(v.trim().parse().map_err(|_| format!("{name}={v:?} is not a number"))?);
+            }
         }
         if let Some(v) = var("FATHOM_TOOL_FORMAT") {
             self.llm.tool_format = Some(v);
@@ -221,6 +228,11 @@ impl Config {
         }
         if s.max_sandboxes == 0 {
             return Err("server.max_sandboxes must be at least 1".into());
+        }
+        for (section, llm) in [("llm", &self.llm), ("summary_llm", &self.summary_llm)] {
+            if llm.max_in_flight == Some(0) {
+                return Err(format!("{section}.max_in_flight must be at least 1"));
+            }
         }
         for (key, urls) in [("llm.base_url", &self.llm.base_url), ("summary_llm.base_url", &self.summary_llm.base_url)]
         {
@@ -262,11 +274,13 @@ impl Config {
         let mut main = endpoint(&base, self.llm.model.clone().unwrap_or_else(|| "default".into()));
         main.api_key = self.llm.api_key.clone();
         main.timeout = timeout;
+        main.max_in_flight = self.llm.max_in_flight.unwrap_or(main.max_in_flight);
         let s = &self.summary_llm;
         let mut summary =
             endpoint(s.base_url.as_deref().unwrap_or(&base), s.model.clone().unwrap_or_else(|| main.model.clone()));
         summary.api_key = s.api_key.clone().or_else(|| main.api_key.clone());
         summary.timeout = timeout;
+        summary.max_in_flight = s.max_in_flight.or(self.llm.max_in_flight).unwrap_or(summary.max_in_flight);
         Ok((main, summary))
     }
 
@@ -278,6 +292,7 @@ impl Config {
         let model = s.model.clone().or_else(|| self.llm.model.clone()).unwrap_or_else(|| "default".into());
         let mut cfg = endpoint(&base, model);
         cfg.api_key = s.api_key.clone().or_else(|| self.llm.api_key.clone());
+        cfg.max_in_flight = s.max_in_flight.or(self.llm.max_in_flight).unwrap_or(cfg.max_in_flight);
         cfg.timeout = Duration::from_secs_f64(policy.agent.task_timeout_secs.min(600.0));
         // A tool call has a deadline of its own: a few quick retries, not
         // the main model's patient ten.

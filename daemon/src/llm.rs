@@ -19,8 +19,16 @@
 //! with each failure in a row (up to 30 s), then tried again, and the
 //! failed request goes straight to another replica, without backoff, while
 //! one is healthy. Backoff applies only when every replica is out.
+//!
+//! A replica's state (its in-flight count, cap and health) is the
+//! process's, not one client's: every task's client of the same URL shares
+//! it, so `max_in_flight` caps the daemon's requests to that server, and a
+//! replica one task saw fail is left out by all. [`endpoints`] reads it for
+//! the metrics.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -190,12 +198,14 @@ enum Attempt {
 pub struct LlmClient {
     http: reqwest::Client,
     cfg: LlmConfig,
-    replicas: Vec<Replica>,
+    replicas: Vec<Arc<Replica>>,
 }
 
-/// One replica of the endpoint and what the client knows of its health.
+/// One replica of an endpoint and what the process knows of its health.
 struct Replica {
     url: String,
+    /// The cap its semaphore was made with.
+    cap: usize,
     slots: Semaphore,
     in_flight: AtomicUsize,
     /// Failures in a row, and until when the replica is left out.
@@ -204,6 +214,59 @@ struct Replica {
 
 /// The longest a failing replica is left out before it is tried again.
 const MAX_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// Every replica the process has talked to, by chat-completions URL and cap.
+static REPLICAS: LazyLock<Mutex<HashMap<(String, usize), Arc<Replica>>>> = LazyLock::new(Mutex::default);
+
+/// The shared state of the replica at `url` with `cap` requests in flight.
+/// Clients that disagree on the cap (a test's, or the summary model's
+/// beside the main one's on one server) get separate semaphores.
+fn replica(url: String, cap: usize) -> Arc<Replica> {
+    let mut all = REPLICAS.lock().unwrap();
+    all.entry((url.clone(), cap))
+        .or_insert_with(|| {
+            Arc::new(Replica {
+                url,
+                cap,
+                slots: Semaphore::new(cap),
+                in_flight: AtomicUsize::new(0),
+                health: std::sync::Mutex::new((0, None)),
+            })
+        })
+        .clone()
+}
+
+/// What the process knows of one model replica, for the metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointHealth {
+    /// Its base URL (up to `/v1`).
+    pub url: String,
+    /// Not in a cooldown after a failure.
+    pub up: bool,
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+    /// Failures in a row.
+    pub failures: u32,
+}
+
+/// Every replica a client of this process has used, by URL.
+pub fn endpoints() -> Vec<EndpointHealth> {
+    let now = Instant::now();
+    let mut out: Vec<EndpointHealth> = REPLICAS
+        .lock()
+        .unwrap()
+        .values()
+        .map(|r| EndpointHealth {
+            url: r.url.trim_end_matches("/chat/completions").to_owned(),
+            up: r.is_up(now),
+            in_flight: r.in_flight.load(Ordering::SeqCst),
+            max_in_flight: r.cap,
+            failures: r.health.lock().unwrap().0,
+        })
+        .collect();
+    out.sort_by(|a, b| a.url.cmp(&b.url).then(a.max_in_flight.cmp(&b.max_in_flight)));
+    out
+}
 
 impl Replica {
     fn is_up(&self, now: Instant) -> bool {
@@ -241,12 +304,7 @@ impl LlmClient {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let replicas = cfg
             .base_urls()
-            .map(|base| Replica {
-                url: format!("{}/chat/completions", base.trim_end_matches('/')),
-                slots: Semaphore::new(cfg.max_in_flight.max(1)),
-                in_flight: AtomicUsize::new(0),
-                health: std::sync::Mutex::new((0, None)),
-            })
+            .map(|base| replica(format!("{}/chat/completions", base.trim_end_matches('/')), cfg.max_in_flight.max(1)))
             .collect();
         Ok(LlmClient { http, cfg, replicas })
     }
@@ -259,6 +317,7 @@ impl LlmClient {
         up.unwrap_or_else(|| {
             self.replicas.iter().min_by_key(|r| r.health.lock().unwrap().1).expect("an endpoint has a replica")
         })
+        .as_ref()
     }
 
     /// Whether some replica is not in its cooldown.

@@ -42,6 +42,11 @@ struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Endpoint {
+    url: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     outcome: String,
 }
@@ -59,6 +64,8 @@ pub struct Snapshot {
     pub sandboxes: u64,
     pub sandboxes_max: u64,
     pub sessions: u64,
+    /// The model replicas the daemon has used (`llm::endpoints`).
+    pub endpoints: Vec<crate::llm::EndpointHealth>,
 }
 
 pub struct Metrics {
@@ -75,6 +82,9 @@ pub struct Metrics {
     sandboxes: Gauge,
     sandboxes_max: Gauge,
     sessions: Gauge,
+    endpoint_up: Family<Endpoint, Gauge>,
+    endpoint_in_flight: Family<Endpoint, Gauge>,
+    endpoint_failures: Family<Endpoint, Gauge>,
 }
 
 impl Default for Metrics {
@@ -99,6 +109,9 @@ impl Metrics {
             sandboxes: Gauge::default(),
             sandboxes_max: Gauge::default(),
             sessions: Gauge::default(),
+            endpoint_up: Family::default(),
+            endpoint_in_flight: Family::default(),
+            endpoint_failures: Family::default(),
             registry: Registry::default(),
         };
         registry.register("tool_calls", "Tool calls, by server, tool and outcome (ok, error)", m.tool_calls.clone());
@@ -125,6 +138,21 @@ impl Metrics {
             m.sandboxes_max.clone(),
         );
         registry.register("sessions_live", "Open API sessions", m.sessions.clone());
+        registry.register(
+            "llm_endpoint_up",
+            "1 when a model replica is in service, 0 while it is left out after failing",
+            m.endpoint_up.clone(),
+        );
+        registry.register(
+            "llm_endpoint_in_flight",
+            "Requests in flight to a model replica",
+            m.endpoint_in_flight.clone(),
+        );
+        registry.register(
+            "llm_endpoint_consecutive_failures",
+            "Failures in a row of a model replica (0 once it answers)",
+            m.endpoint_failures.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -164,6 +192,22 @@ impl Metrics {
         self.tool_seconds.get_or_create(&Tool { server: server.into(), tool: tool.into() }).observe(wall_ms / 1e3);
     }
 
+    /// One series per replica URL (a URL used with two caps has two
+    /// entries: up only when both are, in flight summed).
+    fn set_endpoints(&self, endpoints: &[crate::llm::EndpointHealth]) {
+        let mut by_url: std::collections::BTreeMap<&str, (bool, usize, u32)> = Default::default();
+        for e in endpoints {
+            let entry = by_url.entry(&e.url).or_insert((true, 0, 0));
+            *entry = (entry.0 && e.up, entry.1 + e.in_flight, entry.2.max(e.failures));
+        }
+        for (url, (up, in_flight, failures)) in by_url {
+            let label = Endpoint { url: url.to_owned() };
+            self.endpoint_up.get_or_create(&label).set(up as i64);
+            self.endpoint_in_flight.get_or_create(&label).set(in_flight as i64);
+            self.endpoint_failures.get_or_create(&label).set(failures as i64);
+        }
+    }
+
     /// The text exposition, gauges set from `now`.
     pub fn render(&self, now: &Snapshot) -> String {
         for status in ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"] {
@@ -175,6 +219,7 @@ impl Metrics {
         self.sandboxes.set(now.sandboxes as i64);
         self.sandboxes_max.set(now.sandboxes_max as i64);
         self.sessions.set(now.sessions as i64);
+        self.set_endpoints(&now.endpoints);
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out

@@ -159,6 +159,7 @@ async fn metrics(State(s): Shared) -> Response {
         sandboxes: s.budget.live(),
         sandboxes_max: s.budget.cap(),
         sessions: s.sessions.count() as u64,
+        endpoints: crate::llm::endpoints(),
     };
     let body = s.metrics.render(&now);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
