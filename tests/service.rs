@@ -243,3 +243,56 @@ async fn logs_are_json_lines_with_ids_and_never_hold_a_secret() {
     assert!(lines.iter().any(|l| l["fields"]["message"] == "model request answered"), "{log}");
     assert!(lines.iter().any(|l| l["fields"]["path"] == "/v1/tasks" && l["fields"]["status"] == 401), "{log}");
 }
+
+/// The venv with the real clients (`scripts/test-clients.sh`): its `bin/`.
+fn client_bin() -> std::path::PathBuf {
+    let out = Command::new("bash").arg(repo().join("scripts/test-clients.sh")).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Path::new(text(&out.stdout).trim()).parent().unwrap().to_path_buf()
+}
+
+/// `GET /openapi.json` passes openapi-spec-validator, and schemathesis,
+/// driven by it over TCP with the bearer token (and without, for its auth
+/// check), finds no 5xx, no undocumented status or content type and no
+/// response that breaks its schema. Its `positive_data_acceptance` check is
+/// left out: the daemon validates more than a schema can say (a policy's
+/// keys and ranges, a path's characters) and answers those with a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_validates_and_schemathesis_finds_no_fault() {
+    use common::scripted::{Scripted, completion};
+    const TOKEN: &str = "tok-5e0c2b7a91d34f68";
+    let model = Scripted::responder(|_| completion("Done: \\boxed{42}", "stop")).await;
+    let state = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("FATHOM_LLM_BASE_URL", model.url.as_str()), ("FATHOM_LLM_MODEL", "m"), ("FATHOM_SERVER_TOKEN", TOKEN)];
+    let mut d = Daemon::start(state.path(), &env, &["--listen", &listen]).await;
+    let doc = d.get("/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    for path in ["/v1/tasks", "/v1/tasks/{id}/events", "/v1/sessions/{id}/calls", "/v1/tasks/{id}/files/{path}"] {
+        assert!(doc.body["paths"].get(path).is_some(), "{path} is documented");
+    }
+    let file = state.path().join("openapi.json");
+    std::fs::write(&file, &doc.text).unwrap();
+
+    let bin = client_bin();
+    let out = Command::new(bin.join("openapi-spec-validator")).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+
+    let out = Command::new(bin.join("schemathesis"))
+        .args(["run", "--checks", "all", "--exclude-checks", "positive_data_acceptance"])
+        .args(["--url", &format!("http://{listen}")])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--max-examples", "20", "--seed", "1", "--request-timeout", "20", "--no-color"])
+        .arg(&file)
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(state.path())
+        .output()
+        .unwrap();
+    let report = text(&out.stdout);
+    let cases = report.lines().skip_while(|l| !l.starts_with("Test cases:")).nth(1).unwrap_or("").trim().to_owned();
+    eprintln!("schemathesis: {cases}");
+    assert!(out.status.success(), "schemathesis found faults:\n{report}{}\n{}", text(&out.stderr), d.log());
+    assert!(cases.contains("generated"), "{report}");
+    d.terminate();
+}

@@ -47,7 +47,7 @@ pub struct Grant<'a> {
 }
 
 /// A limit that stopped a call.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LimitHit {
     /// The policy key that sets the limit, e.g. `sandbox.call_fuel`.
     pub key: &'static str,

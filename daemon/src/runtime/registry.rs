@@ -33,7 +33,7 @@ pub enum ToolKind {
 }
 
 /// One callable tool, as `fathom tool list` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ToolInfo {
     pub server: String,
     pub name: String,

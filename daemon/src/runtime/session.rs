@@ -36,7 +36,7 @@ const DEFAULT_SANDBOX_SECS: u64 = 600;
 const MAX_SANDBOX_SECS: u64 = 7 * 24 * 3600;
 
 /// What one tool call came to. Serialised as `fathom tool call --json` prints it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallOutcome {
     /// False when the tool reported an error or a limit stopped it.
     pub ok: bool,

@@ -248,14 +248,14 @@ impl Tasks {
     // ---- uploads ------------------------------------------------------------
 
     /// Keep an uploaded attachment; its id is what tasks name in `files`.
-    pub fn upload(&self, file_name: &str, bytes: &[u8]) -> Result<Value, Error> {
+    pub fn upload(&self, file_name: &str, bytes: &[u8]) -> Result<Upload, Error> {
         let name = safe_file_name(file_name)?;
         let id = format!("file-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let dir = self.uploads.join(&id);
         std::fs::create_dir_all(&dir).map_err(|e| Error::internal(format!("cannot store the upload: {e}")))?;
         crate::hostfs::write(&dir, Path::new(&name), bytes)
             .map_err(|e| Error::internal(format!("cannot store the upload: {e}")))?;
-        Ok(json!({"id": id, "name": name, "bytes": bytes.len()}))
+        Ok(Upload { id, name, bytes: bytes.len() as u64 })
     }
 
     /// The stored file of upload `id`: (folder, file name).
@@ -750,6 +750,16 @@ impl Feed<'_> {
         self.tasks.metrics.observe_event(&body);
         let _ = self.tasks.sender(self.id).send(StoredEvent { seq, body });
     }
+}
+
+/// An uploaded attachment, as `POST /v1/files` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Upload {
+    /// `file-` and 16 hex digits: what a task names in `files`.
+    pub id: String,
+    /// The file name the task will see.
+    pub name: String,
+    pub bytes: u64,
 }
 
 /// A file name a client gave, kept only when it is one plain name.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Error, Policies};
 use crate::runtime::{CallOutcome, Runtime, SandboxBudget, Session, SessionOptions};
@@ -55,6 +55,36 @@ impl Drop for Busy {
     }
 }
 
+/// A new session, as `POST /v1/sessions` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// `ses-` and 16 hex digits.
+    pub id: String,
+    /// The sandbox made with the session, used by calls that name none.
+    pub sandbox_id: String,
+    pub policy: String,
+    /// The session closes after this long unused.
+    pub idle_timeout_secs: u64,
+}
+
+/// One tool call's outcome, as `POST /v1/sessions/{id}/calls` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionCall {
+    #[serde(flatten)]
+    pub outcome: CallOutcome,
+    /// `run_python_code` only: the cell raised (its traceback is the output).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub raised: bool,
+}
+
+/// A file written into a sandbox.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StoredFile {
+    /// Where the sandbox sees it.
+    pub path: String,
+    pub bytes: u64,
+}
+
 impl Sessions {
     pub fn new(
         rt: Arc<Runtime>,
@@ -72,7 +102,7 @@ impl Sessions {
         s
     }
 
-    pub fn create(&self, policy: &Value) -> Result<Value, Error> {
+    pub fn create(&self, policy: &Value) -> Result<SessionInfo, Error> {
         let (policy, secrets) = self.policies.load(policy)?;
         let id = format!("ses-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
         let root = self.root.join(&id);
@@ -101,12 +131,12 @@ impl Sessions {
         });
         self.map.lock().unwrap().insert(id.clone(), entry);
         tracing::info!(session_id = %id, policy = %policy.name, "session opened");
-        Ok(json!({
-            "id": id,
-            "sandbox_id": sandbox.id,
-            "policy": policy.name,
-            "idle_timeout_secs": self.idle.as_secs(),
-        }))
+        Ok(SessionInfo {
+            id,
+            sandbox_id: sandbox.id.clone(),
+            policy: policy.name.clone(),
+            idle_timeout_secs: self.idle.as_secs(),
+        })
     }
 
     fn entry(&self, id: &str) -> Result<Busy, Error> {
@@ -122,7 +152,7 @@ impl Sessions {
     /// One tool call. For `run_python_code`, `ok` is false also when the
     /// cell raised (the traceback is the output), so a trainer can tell an
     /// exception from a result without parsing text.
-    pub async fn call(&self, id: &str, server: &str, tool: &str, arguments: &Value) -> Result<Value, Error> {
+    pub async fn call(&self, id: &str, server: &str, tool: &str, arguments: &Value) -> Result<SessionCall, Error> {
         let busy = self.entry(id)?;
         let args = match arguments {
             Value::Null => "{}".to_owned(),
@@ -134,23 +164,20 @@ impl Sessions {
             busy.0.session.call(server, tool, &args).instrument(tracing::info_span!("session", session_id = id)).await;
         let raised = outcome.ok && tool == "run_python_code" && cell_raised(&outcome.output);
         self.metrics.tool_call(server, tool, outcome.ok && !raised, outcome.wall_ms);
-        let mut v = serde_json::to_value(&outcome).unwrap();
-        if raised {
-            v["ok"] = false.into();
-            v["raised"] = true.into();
-        }
-        Ok(v)
+        let mut call = SessionCall { outcome, raised };
+        call.outcome.ok &= !raised;
+        Ok(call)
     }
 
     /// Write a file into the session's sandbox (or `sandbox_id`'s).
-    pub fn put_file(&self, id: &str, sandbox: Option<&str>, path: &str, bytes: &[u8]) -> Result<Value, Error> {
+    pub fn put_file(&self, id: &str, sandbox: Option<&str>, path: &str, bytes: &[u8]) -> Result<StoredFile, Error> {
         let busy = self.entry(id)?;
         let (root, rel) = self.place(&busy.0, sandbox, path)?;
         busy.0
             .session
             .put_file(&root, &rel, bytes)
             .map_err(|e| Error::bad_request(format!("cannot write {path:?} in the sandbox: {e}")))?;
-        Ok(json!({"path": format!("/home/user/{}", rel.display()), "bytes": bytes.len()}))
+        Ok(StoredFile { path: format!("/home/user/{}", rel.display()), bytes: bytes.len() as u64 })
     }
 
     pub fn get_file(&self, id: &str, sandbox: Option<&str>, path: &str) -> Result<Vec<u8>, Error> {

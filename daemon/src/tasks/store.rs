@@ -8,13 +8,13 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::llm::Usage;
 
 /// A task's lifecycle: `queued → running → succeeded | failed | cancelled`,
 /// and `interrupted` when the daemon stopped under it (resumable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Queued,
@@ -83,22 +83,43 @@ pub struct TaskRow {
 
 impl TaskRow {
     /// The task record of `interface.md`.
-    pub fn record(&self) -> Value {
-        json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "question": self.question,
-            "policy": self.policy,
-            "answer": self.answer,
-            "turns": self.turns,
-            "tool_calls": self.tool_calls,
-            "usage": self.usage,
-            "error": self.error,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-        })
+    pub fn record(&self) -> TaskRecord {
+        TaskRecord {
+            id: self.id.clone(),
+            status: self.status,
+            question: self.question.clone(),
+            policy: self.policy.clone(),
+            answer: self.answer.clone(),
+            turns: self.turns,
+            tool_calls: self.tool_calls,
+            usage: self.usage,
+            error: self.error.clone(),
+            created_at: self.created_at.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+        }
     }
+}
+
+/// A task as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TaskRecord {
+    /// `task-` and 16 hex digits.
+    pub id: String,
+    pub status: Status,
+    pub question: String,
+    /// The name of the policy it runs under (an inline policy's `name`, or `inline`).
+    pub policy: String,
+    /// The final `\boxed{}` answer, once it succeeded.
+    pub answer: Option<String>,
+    pub turns: u64,
+    pub tool_calls: u64,
+    pub usage: Usage,
+    pub error: Option<String>,
+    /// RFC 3339 times.
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
 }
 
 /// One stored event: `{seq, at, type, ...}`.
