@@ -104,8 +104,17 @@ fn the_systemd_unit_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fathom.service");
     std::fs::write(&path, unit.replace("/usr/local/bin/fathom", FATHOM)).unwrap();
-    let out =
-        Command::new("systemd-analyze").arg("verify").arg(&path).output().expect("systemd-analyze (Debian's systemd)");
+    // The optional socket unit, verified with the service it activates.
+    let socket_unit = std::fs::read_to_string(repo().join("packaging/fathom.socket")).unwrap();
+    assert!(socket_unit.lines().any(|l| l.trim() == "ListenStream=/run/fathom/fathom.sock"));
+    let socket = dir.path().join("fathom.socket");
+    std::fs::write(&socket, socket_unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .arg(&socket)
+        .output()
+        .expect("systemd-analyze (Debian's systemd)");
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     assert!(text(&out.stderr).trim().is_empty(), "warnings: {}", text(&out.stderr));
 }
@@ -295,4 +304,42 @@ async fn the_openapi_document_validates_and_schemathesis_finds_no_fault() {
     assert!(out.status.success(), "schemathesis found faults:\n{report}{}\n{}", text(&out.stderr), d.log());
     assert!(cases.contains("generated"), "{report}");
     d.terminate();
+}
+
+/// Socket activation as `fathom.socket` does it, with systemd's own
+/// `systemd-socket-activate`: the socket exists before the daemon, the
+/// first connection starts it, and that connection is answered once the
+/// daemon is ready instead of being refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_passed_by_systemd_is_served_and_holds_early_connections() {
+    let state = tempfile::tempdir().unwrap();
+    let socket = state.path().join("activated.sock");
+    let log = std::fs::File::create(state.path().join("daemon.log")).unwrap();
+    let mut activator = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket)
+        .args([FATHOM, "serve"])
+        .env("FATHOM_STATE_DIR", state.path())
+        .env("FATHOM_CACHE_DIR", common::shared_cache())
+        .env("XDG_CONFIG_HOME", state.path().join("no-config"))
+        .env("FATHOM_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+        .env_remove("FATHOM_SERVER_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("systemd-socket-activate (Debian's systemd)");
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "systemd-socket-activate did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The daemon is not running yet: this request starts it and waits.
+    let http = fathom::client::unix_http(&socket);
+    let r = http.get("http://d/healthz").timeout(Duration::from_secs(240)).send().await;
+    let log = std::fs::read_to_string(state.path().join("daemon.log")).unwrap();
+    let _ = activator.kill();
+    let _ = activator.wait();
+    let r = r.unwrap_or_else(|e| panic!("the early connection failed: {e}\n{log}"));
+    assert_eq!(r.status(), 200, "{log}");
+    assert!(log.contains(&format!("listening on {}", socket.display())), "{log}");
 }

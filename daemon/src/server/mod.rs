@@ -82,7 +82,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
         max_body: (config.server.max_body_mb as usize).saturating_mul(1 << 20),
     });
 
-    let unix = bind_unix(&socket).await?;
+    // Socket activation (`fathom.socket`): systemd holds the socket, so
+    // connections made while the daemon starts or restarts wait instead of
+    // failing, and the file is systemd's to create and remove.
+    let (unix, socket, owned) = match inherited_listener()? {
+        Some((listener, path)) => (listener, path, false),
+        None => (bind_unix(&socket).await?, socket, true),
+    };
     let tcp = match &listen {
         Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?),
         None => None,
@@ -120,7 +126,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let signal = tokio::select! {
         s = shutdown_signal() => s,
         r = servers.join_next() => {
-            let _ = std::fs::remove_file(&socket);
+            if owned {
+                let _ = std::fs::remove_file(&socket);
+            }
             return Err(format!("the server stopped: {r:?}"));
         }
     };
@@ -133,7 +141,9 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     // grace period bounds the wait for them.
     let _ =
         tokio::time::timeout(Duration::from_millis(500), async { while servers.join_next().await.is_some() {} }).await;
-    let _ = std::fs::remove_file(&socket);
+    if owned {
+        let _ = std::fs::remove_file(&socket);
+    }
     Ok(())
 }
 
@@ -144,6 +154,32 @@ async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
     }
+}
+
+/// The listening Unix socket systemd passed (`LISTEN_FDS`, for this
+/// process), with its path; `None` when started without one.
+fn inherited_listener() -> Result<Option<(UnixListener, PathBuf)>, String> {
+    use std::os::fd::FromRawFd;
+    let fds: Vec<_> = sd_notify::listen_fds().map_err(|e| format!("LISTEN_FDS: {e}"))?.collect();
+    let fd = match fds.as_slice() {
+        [] => return Ok(None),
+        [fd] => *fd,
+        more => {
+            return Err(format!(
+                "systemd passed {} sockets; fathom.socket must listen on one Unix socket (one ListenStream=)",
+                more.len()
+            ));
+        }
+    };
+    // SAFETY: systemd hands this descriptor to this process alone
+    // (LISTEN_PID), open and listening; nothing else in it owns fd 3.
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) };
+    let path = listener.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_path_buf)).ok_or(
+        "the socket systemd passed is not a Unix socket with a path: use ListenStream=/run/fathom/fathom.sock",
+    )?;
+    listener.set_nonblocking(true).map_err(|e| format!("the socket systemd passed: {e}"))?;
+    let listener = UnixListener::from_std(listener).map_err(|e| format!("the socket systemd passed: {e}"))?;
+    Ok(Some((listener, path)))
 }
 
 /// Bind the Unix socket with mode 0600. A socket file nobody answers on is
