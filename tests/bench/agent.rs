@@ -5,6 +5,12 @@
 //! daemon-side overhead per turn — the time between two turns minus the
 //! tool call's own time, so it covers the HTTP round trip, JSON, keep-K,
 //! token counting, parsing and bookkeeping — and the process's peak memory.
+//!
+//! Then the same task bare and observed, alternating, five times each: observed
+//! is what the daemon adds around the loop for operations — every event
+//! turned to JSON and counted into the Prometheus metrics, and a tracing
+//! subscriber writing JSON lines at the debug level (to a sink, so the
+//! figure is the logging's own cost, not a disk's).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -98,6 +104,10 @@ async fn instant_model() -> String {
 }
 
 async fn one_task() -> (Vec<Duration>, Duration, usize) {
+    one_task_with(None).await
+}
+
+async fn one_task_with(metrics: Option<&fathom::metrics::Metrics>) -> (Vec<Duration>, Duration, usize) {
     let url = instant_model().await;
     let llm = LlmClient::new(LlmConfig::new(url, "instant")).unwrap();
     let rt = common::runtime().await;
@@ -108,10 +118,15 @@ async fn one_task() -> (Vec<Duration>, Duration, usize) {
     let config = AgentConfig::from_policy(&policy);
     let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
     let marks: Mutex<Vec<(Instant, f64)>> = Mutex::default();
-    let on_event = |e: &Event| match e {
-        Event::Turn { .. } => marks.lock().unwrap().push((Instant::now(), 0.0)),
-        Event::ToolResult { wall_ms, .. } => marks.lock().unwrap().last_mut().unwrap().1 += wall_ms,
-        _ => {}
+    let on_event = |e: &Event| {
+        if let Some(m) = metrics {
+            m.observe_event(&serde_json::to_value(e).unwrap());
+        }
+        match e {
+            Event::Turn { .. } => marks.lock().unwrap().push((Instant::now(), 0.0)),
+            Event::ToolResult { wall_ms, .. } => marks.lock().unwrap().last_mut().unwrap().1 += wall_ms,
+            _ => {}
+        }
     };
     let agent = Agent { llm: &llm, session: &session, config, on_event: Some(&on_event) };
     let started = Instant::now();
@@ -150,5 +165,43 @@ async fn main() {
         before / 1024,
         after_warm / 1024,
         status_kb("VmHWM:") / 1024
+    );
+    observability_overhead().await;
+}
+
+/// Bare against observed (metrics and JSON debug logs), side by side.
+async fn observability_overhead() {
+    use tracing::instrument::WithSubscriber;
+    let metrics = fathom::metrics::Metrics::new();
+    let logs = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(std::io::sink)
+        .finish();
+    let logs = tracing::Dispatch::new(logs);
+    let (mut bare, mut observed) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        bare.push(one_task().await);
+        observed.push(one_task_with(Some(&metrics)).with_subscriber(logs.clone()).await);
+    }
+    let median = |runs: &[(Vec<Duration>, Duration, usize)]| {
+        let mut per_turn: Vec<Duration> = runs.iter().flat_map(|r| r.0.iter().copied()).collect();
+        per_turn.sort();
+        let mut totals: Vec<Duration> = runs.iter().map(|r| r.1).collect();
+        totals.sort();
+        (per_turn[per_turn.len() / 2], totals[totals.len() / 2])
+    };
+    let ((bare_turn, bare_total), (obs_turn, obs_total)) = (median(&bare), median(&observed));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("metrics and tracing, 5 runs each, alternating (medians):");
+    println!("  bare:     overhead per turn {:.3} ms, whole task {:.2} s", ms(bare_turn), bare_total.as_secs_f64());
+    println!(
+        "  observed: overhead per turn {:.3} ms, whole task {:.2} s   (ratio per turn {:.2}x, whole task {:.2}x)",
+        ms(obs_turn),
+        obs_total.as_secs_f64(),
+        ms(obs_turn) / ms(bare_turn),
+        obs_total.as_secs_f64() / bare_total.as_secs_f64()
     );
 }
