@@ -847,6 +847,48 @@ async fn code_written_instead_of_called_is_answered_with_the_call_that_runs_it()
     assert_eq!(server.count(), 3, "the format reminder, then the summary");
 }
 
+/// `agent.check_unverified_answers`: a boxed guess before any tool ran is
+/// answered once with the call that checks it; the model runs the check
+/// and its corrected answer stands. Off, or once a tool has run, the
+/// answer is final at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_no_tool_backs_is_questioned_once_when_the_policy_asks() {
+    let steps = vec![
+        completion("\\boxed{2}", "stop"),
+        completion(
+            &call("tool-python", "run_python_code", r#"{"code_block": "print(sum(int(d) for d in str(2**100)))"}"#),
+            "stop",
+        ),
+        Step::Compute(Box::new(|body| {
+            let result = last_content(body);
+            format!("\\boxed{{{}}}", result.trim_start_matches("[stdout]\n").trim())
+        })),
+        completion("\\boxed{115}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| c.check_unverified_answers = true).await;
+    assert_eq!(out.answer, "115");
+    let reqs = server.requests.lock().unwrap();
+    let nudge = last_content(&reqs[1].body);
+    assert!(nudge.starts_with("No tool has run yet, so that answer is unchecked."), "{nudge}");
+    assert!(
+        nudge.contains("<server_name>tool-python</server_name>\n<tool_name>run_python_code</tool_name>"),
+        "{nudge}"
+    );
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "unverified_answer")));
+    drop(reqs);
+
+    // Asked once: the same guess again is final.
+    let steps =
+        vec![completion("\\boxed{2}", "stop"), completion("\\boxed{2}", "stop"), completion("\\boxed{2}", "stop")];
+    let (out, server) = run(steps, |c| c.check_unverified_answers = true).await;
+    assert_eq!((out.answer.as_str(), server.count()), ("2", 3), "the check, the repeat, the summary");
+    // Off (the default): final at once.
+    let steps = vec![completion("\\boxed{2}", "stop"), completion("\\boxed{2}", "stop")];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!((out.answer.as_str(), server.count()), ("2", 2), "the answer, the summary");
+    assert!(!out.events.iter().any(|e| matches!(e, Event::Intervention { .. })));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_reply_without_call_or_answer_gets_the_format_reminder_once() {
     let steps = vec![

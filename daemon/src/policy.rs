@@ -54,6 +54,11 @@ pub struct Agent {
     /// Answer a reply that writes code in a fenced block instead of calling
     /// a tool with the call that would run it (once per task).
     pub nudge_unrun_code: bool,
+    /// Answer a `\boxed{}` answer given before any tool ran in the attempt
+    /// with the call that would check it (once per attempt). For
+    /// general-purpose models, which answer computations from memory; off
+    /// by default, as a MiroThinker model calls its tools unasked.
+    pub check_unverified_answers: bool,
     /// The rollback rules MiroThinker 1.7 added to 1.0's (malformed calls
     /// and refusals, always rolled back): a repeated query, a result saying
     /// the tool is unknown, a search with no results, a reply cut at
@@ -146,6 +151,7 @@ impl Default for Policy {
                 temperature: 1.0,
                 top_p: 0.95,
                 nudge_unrun_code: true,
+                check_unverified_answers: false,
                 rollback_duplicate_queries: true,
                 rollback_unknown_tools: true,
                 rollback_empty_searches: true,
@@ -307,6 +313,7 @@ struct AgentFile {
     temperature: Opt<f64>,
     top_p: Opt<f64>,
     nudge_unrun_code: Opt<bool>,
+    check_unverified_answers: Opt<bool>,
     rollback_duplicate_queries: Opt<bool>,
     rollback_unknown_tools: Opt<bool>,
     rollback_empty_searches: Opt<bool>,
@@ -427,6 +434,7 @@ impl Apply<'_> {
         let pa = &mut p.agent;
         for (from, to) in [
             (&a.nudge_unrun_code, &mut pa.nudge_unrun_code),
+            (&a.check_unverified_answers, &mut pa.check_unverified_answers),
             (&a.rollback_duplicate_queries, &mut pa.rollback_duplicate_queries),
             (&a.rollback_unknown_tools, &mut pa.rollback_unknown_tools),
             (&a.rollback_empty_searches, &mut pa.rollback_empty_searches),

@@ -532,6 +532,21 @@ the format the system prompt gives; if you have the answer, write it as \\boxed{
 static FENCED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)```").unwrap());
 
+/// For a `\boxed{}` answer given before any tool ran: one sentence and the
+/// exact call that would check it with Python, when that tool is installed.
+pub fn unverified_answer_nudge(tools: &[ToolInfo], native: bool) -> Option<String> {
+    let (server, tool) = resolve_tool(tools, "tool-python", "run_python_code")?;
+    let lead = "No tool has run yet, so that answer is unchecked. If it rests on a computation, a date, a count or a file, check it first by running Python that prints the result, then give the final answer again in \\boxed{}.";
+    let args = r#"{"code_block": "print(<Python expression that computes the answer>)"}"#;
+    Some(if native {
+        format!("{lead} Call the function `{}` with arguments like {args}", native_name(&server, &tool))
+    } else {
+        format!(
+            "{lead} Reply with a tool call like:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+        )
+    })
+}
+
 /// For a reply that wrote Python or shell code in a fenced block instead of
 /// calling a tool: one sentence and the exact call that would run the first
 /// such block, when a tool that runs it is installed.

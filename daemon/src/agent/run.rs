@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::protocol::{
     FORMAT_REMINDER, ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name,
     native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call,
-    unrun_code_nudge,
+    unrun_code_nudge, unverified_answer_nudge,
 };
 use super::tokens;
 use crate::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
@@ -145,6 +145,8 @@ pub struct AgentConfig {
     pub task_timeout: Option<Duration>,
     /// Answer code written in a fenced block with the call that runs it.
     pub nudge_unrun_code: bool,
+    /// Answer a boxed answer given before any tool ran with the call that checks it.
+    pub check_unverified_answers: bool,
     /// The rollback rules 1.7 added (see `policy::Agent`).
     pub rollback_duplicate_queries: bool,
     pub rollback_unknown_tools: bool,
@@ -172,6 +174,7 @@ impl AgentConfig {
             tool_format: ToolFormat::McpXml,
             task_timeout: Some(Duration::from_secs_f64(p.agent.task_timeout_secs)),
             nudge_unrun_code: p.agent.nudge_unrun_code,
+            check_unverified_answers: p.agent.check_unverified_answers,
             rollback_duplicate_queries: p.agent.rollback_duplicate_queries,
             rollback_unknown_tools: p.agent.rollback_unknown_tools,
             rollback_empty_searches: p.agent.rollback_empty_searches,
@@ -489,6 +492,9 @@ pub struct TaskState {
     /// Whether the format reminder was given already.
     #[serde(default)]
     pub reminded_format: bool,
+    /// Whether an answer given before any tool ran was questioned already.
+    #[serde(default)]
+    pub checked_answer: bool,
     /// Repeated-query rollbacks in a row.
     #[serde(default)]
     pub duplicate_rollbacks: u64,
@@ -550,6 +556,7 @@ impl TaskState {
             tools: Vec::new(),
             nudged_code: false,
             reminded_format: false,
+            checked_answer: false,
             duplicate_rollbacks: 0,
             extra_attempts: 0,
             recent_calls: Vec::new(),
@@ -618,6 +625,7 @@ impl TaskState {
         self.recent_calls.clear();
         self.nudged_code = false;
         self.reminded_format = false;
+        self.checked_answer = false;
     }
 }
 
@@ -1283,6 +1291,11 @@ impl Agent<'_> {
     /// model's last word.
     fn unanswered_reply(&self, t: &mut TaskState, reply: &str) -> Option<(&'static str, String)> {
         if extract_boxed(reply).is_some() {
+            // An answer no tool backs: asked once to check it (opt-in).
+            if self.config.check_unverified_answers && !t.checked_answer && t.seen_calls.is_empty() {
+                t.checked_answer = true;
+                return unverified_answer_nudge(&t.tools, t.native.is_some()).map(|m| ("unverified_answer", m));
+            }
             return None;
         }
         if self.config.nudge_unrun_code && !t.nudged_code {
