@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::daemon::{Daemon, FATHOM};
+use common::daemon::{Daemon, FATHOM, free_port};
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -146,10 +146,6 @@ async fn readiness_is_sent_once_the_socket_answers() {
     let mut buf = [0u8; 4096];
     let n = listener.recv(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn mcp_call(server: &str, tool: &str, args: serde_json::Value) -> String {

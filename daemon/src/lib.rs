@@ -10,6 +10,7 @@ pub mod hostfs;
 pub mod llm;
 pub mod local_model;
 pub mod logging;
+pub mod mcp;
 pub mod metrics;
 pub mod net;
 pub mod policy;

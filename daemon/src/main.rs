@@ -59,6 +59,16 @@ enum Command {
         #[arg(long)]
         local_model: bool,
     },
+    /// Serve the installed tools over MCP on stdin/stdout, for one client
+    /// (an IDE, an assistant, a MiroFlow agent in place of its tool servers).
+    Mcp {
+        /// Policy name or .toml file: what the tools may use.
+        #[arg(long, default_value = "default")]
+        policy: String,
+        /// Expose only this server's tools (repeatable), e.g. tool-python.
+        #[arg(long = "server", value_name = "NAME")]
+        servers: Vec<String>,
+    },
     /// List, call, scaffold and install tools.
     #[command(subcommand)]
     Tool(ToolCmd),
@@ -265,6 +275,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("{id}: {}", v["status"].as_str().unwrap_or("?"));
             Ok(())
         }
+        Command::Mcp { policy, servers } => mcp(&policy, servers).await,
         Command::Tool(ToolCmd::List { json }) => tool_list(json).await,
         Command::Tool(ToolCmd::Call { tool, args, policy, workspace, json }) => {
             tool_call(&tool, &args, &policy, workspace, json).await
@@ -411,6 +422,24 @@ async fn tool_call(
         println!("{}", outcome.output);
     }
     Ok(())
+}
+
+/// `fathom mcp`: one session for the one client on stdio, with a sandbox
+/// made up front for the calls that name none.
+async fn mcp(policy: &str, servers: Vec<String>) -> Result<(), Failure> {
+    let policy = load_policy(policy)?;
+    let rt = runtime().await?;
+    let id = format!("mcp-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let mut opts = SessionOptions::new(policy);
+    opts.outputs = Some(fathom::state_dir().join("outputs").join(&id));
+    Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?.provide_services(&mut opts, &id);
+    let session = Session::new(rt, opts).map_err(|e| Failure(format!("cannot create a session: {e}"), 2))?;
+    fathom::mcp::check_servers(&servers, &session.tools()).map_err(|e| usage(format!("--server: {e}")))?;
+    let sandbox = session
+        .create_sandbox(Duration::from_secs(7 * 24 * 3600), None)
+        .map_err(|e| Failure(format!("cannot create a sandbox: {e}"), 2))?;
+    let sandbox = sandbox.id.clone();
+    fathom::mcp::serve_stdio(session, sandbox, servers).await.map_err(|e| Failure(e, 1))
 }
 
 async fn tool_install(path: &Path) -> Result<(), Failure> {

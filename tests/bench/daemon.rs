@@ -17,7 +17,7 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::daemon::Daemon;
+use common::daemon::{Daemon, rss_peak_mb};
 use common::scripted::{Scripted, completion};
 use serde_json::{Value, json};
 
@@ -30,17 +30,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn rss_peak_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
 }
 
 fn at(v: &Value) -> SystemTime {

@@ -181,6 +181,23 @@ impl Drop for Daemon {
     }
 }
 
+/// A process's peak resident memory (VmHWM), in MB.
+pub fn rss_peak_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 fn spawn(state: &Path, socket: &Path, env: &[(String, String)], args: &[String]) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join("daemon.log")).unwrap();
     let mut cmd = Command::new(FATHOM);

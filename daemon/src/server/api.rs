@@ -103,6 +103,9 @@ pub fn router(state: Arc<AppState>, token: Option<String>) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(json_errors))
+        // MCP answers in its own shapes (JSON-RPC errors, the status codes
+        // its transport specifies), so it stays outside `json_errors`.
+        .route_service("/mcp", state.mcp.clone())
         .with_state(state);
     if let Some(token) = token {
         r = r.layer(middleware::from_fn_with_state(Arc::new(token), bearer));

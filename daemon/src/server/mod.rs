@@ -33,6 +33,8 @@ pub struct AppState {
     pub budget: Arc<SandboxBudget>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub max_body: usize,
+    /// `/mcp`, MCP's streamable HTTP transport.
+    pub mcp: crate::mcp::HttpService,
 }
 
 pub struct ServeOptions {
@@ -74,13 +76,17 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let tasks = Tasks::open(rt.clone(), policies.clone(), budget.clone(), metrics.clone(), &state_dir)?;
     let sessions = Sessions::new(rt, policies, budget.clone(), metrics.clone(), &state_dir);
-    let state = Arc::new(AppState {
-        tasks: tasks.clone(),
-        sessions,
-        budget,
-        metrics,
-        max_body: (config.server.max_body_mb as usize).saturating_mul(1 << 20),
-    });
+    let max_body = (config.server.max_body_mb as usize).saturating_mul(1 << 20);
+    let stop = CancellationToken::new();
+    let mcp = crate::mcp::http_service(
+        sessions.clone(),
+        crate::mcp::HttpOptions {
+            stop: stop.clone(),
+            max_body,
+            idle: Duration::from_secs(config.server.session_idle_secs.max(1)),
+        },
+    );
+    let state = Arc::new(AppState { tasks: tasks.clone(), sessions, budget, metrics, max_body, mcp });
 
     // Socket activation (`fathom.socket`): systemd holds the socket, so
     // connections made while the daemon starts or restarts wait instead of
@@ -112,7 +118,6 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let status = format!("listening on {}", socket.display());
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status(&status)]);
 
-    let stop = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     let app = router(state.clone(), None);
     let s = stop.clone();

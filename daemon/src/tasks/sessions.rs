@@ -77,6 +77,16 @@ pub struct SessionCall {
     pub raised: bool,
 }
 
+impl SessionCall {
+    /// `outcome` of calling `tool`: for `run_python_code`, `ok` is false
+    /// also when the cell raised (the traceback is the output).
+    pub fn new(tool: &str, mut outcome: CallOutcome) -> Self {
+        let raised = outcome.ok && tool == "run_python_code" && cell_raised(&outcome.output);
+        outcome.ok &= !raised;
+        SessionCall { outcome, raised }
+    }
+}
+
 /// A file written into a sandbox.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredFile {
@@ -154,19 +164,38 @@ impl Sessions {
     /// exception from a result without parsing text.
     pub async fn call(&self, id: &str, server: &str, tool: &str, arguments: &Value) -> Result<SessionCall, Error> {
         let busy = self.entry(id)?;
-        let args = match arguments {
-            Value::Null => "{}".to_owned(),
-            Value::Object(_) => arguments.to_string(),
+        let mut args = match arguments {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(map) => map.clone(),
             other => return Err(Error::bad_request(format!("arguments: must be a JSON object, not {other}"))),
         };
+        let session = &busy.0.session;
+        if let Some(info) = session.tools().iter().find(|t| t.server == server && t.name == tool) {
+            default_sandbox(info, &mut args, &busy.0.sandbox_id);
+        }
+        let args = Value::Object(args).to_string();
         use tracing::Instrument;
         let outcome: CallOutcome =
             busy.0.session.call(server, tool, &args).instrument(tracing::info_span!("session", session_id = id)).await;
-        let raised = outcome.ok && tool == "run_python_code" && cell_raised(&outcome.output);
-        self.metrics.tool_call(server, tool, outcome.ok && !raised, outcome.wall_ms);
-        let mut call = SessionCall { outcome, raised };
-        call.outcome.ok &= !raised;
+        let call = SessionCall::new(tool, outcome);
+        self.metrics.tool_call(server, tool, call.outcome.ok, call.outcome.wall_ms);
         Ok(call)
+    }
+
+    /// The tools the session's policy lets it call.
+    pub fn tools(&self, id: &str) -> Result<Vec<crate::runtime::ToolInfo>, Error> {
+        Ok(self.entry(id)?.0.session.tools())
+    }
+
+    /// The session's live sandboxes, as (id, workspace folder).
+    pub fn sandboxes(&self, id: &str) -> Result<Vec<(String, PathBuf)>, Error> {
+        let busy = self.entry(id)?;
+        let session = &busy.0.session;
+        Ok(session
+            .sandbox_ids()
+            .into_iter()
+            .filter_map(|s| session.sandbox(&s).map(|b| (s, b.workspace.clone())))
+            .collect())
     }
 
     /// Write a file into the session's sandbox (or `sandbox_id`'s).
@@ -234,6 +263,14 @@ fn spawn_reaper(sessions: Weak<Sessions>, idle: Duration) {
             }
         }
     });
+}
+
+/// A call that names no sandbox means the session's own: without this,
+/// it would be ambiguous once the caller has made a second sandbox.
+pub fn default_sandbox(tool: &crate::runtime::ToolInfo, args: &mut serde_json::Map<String, Value>, sandbox: &str) {
+    if tool.takes_sandbox && args.get("sandbox_id").is_none_or(Value::is_null) {
+        args.insert("sandbox_id".into(), sandbox.into());
+    }
 }
 
 /// Whether a Python cell's observation ends in its `[error]` section (the
