@@ -123,6 +123,13 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     let s = stop.clone();
     servers.spawn(async move { axum::serve(unix, app).with_graceful_shutdown(s.cancelled_owned()).await });
     if let Some(tcp) = tcp {
+        // Without TCP_NODELAY, an answer written in parts (an SSE stream's
+        // headers, then its events) waits out the peer's delayed ACK:
+        // 40 ms per MCP call over HTTP, measured in `cargo bench --bench mcp`.
+        use axum::serve::ListenerExt;
+        let tcp = tcp.tap_io(|s| {
+            let _ = s.set_nodelay(true);
+        });
         let app = router(state.clone(), token);
         let s = stop.clone();
         servers.spawn(async move { axum::serve(tcp, app).with_graceful_shutdown(s.cancelled_owned()).await });
