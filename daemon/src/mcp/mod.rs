@@ -187,6 +187,7 @@ impl DaemonSession {
 /// `servers` must each name a server among `tools`.
 pub fn check_servers(servers: &[String], tools: &[ToolInfo]) -> Result<(), String> {
     let mut known: Vec<&str> = tools.iter().map(|t| t.server.as_str()).collect();
+    known.sort_unstable();
     known.dedup();
     match servers.iter().find(|s| !known.contains(&s.as_str())) {
         Some(s) => Err(format!("no tool server `{s}` here; the servers are: {}", known.join(", "))),

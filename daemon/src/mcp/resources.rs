@@ -165,4 +165,23 @@ mod tests {
         let e = read(&boxes, "sandbox://sbx-2/a").unwrap_err();
         assert!(e.message.contains("no live sandbox"), "{e:?}");
     }
+
+    /// A link a guest planted is neither listed nor followed by a read.
+    #[test]
+    fn planted_links_lead_nowhere() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "host secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("dirlink")).unwrap();
+        std::fs::write(dir.path().join("real.txt"), "ok").unwrap();
+        let boxes = vec![("sbx-1".to_owned(), dir.path().to_path_buf())];
+        let listed = list(&boxes, None).unwrap();
+        let uris: Vec<&str> = listed.resources.iter().map(|r| r.uri.as_str()).collect();
+        assert_eq!(uris, ["sandbox://sbx-1/real.txt"]);
+        for uri in ["sandbox://sbx-1/link", "sandbox://sbx-1/dirlink/secret"] {
+            let e = read(&boxes, uri).unwrap_err();
+            assert!(!e.message.contains("host secret"), "{e:?}");
+        }
+    }
 }

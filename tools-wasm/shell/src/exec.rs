@@ -202,7 +202,11 @@ struct Redirected {
 }
 
 impl Redirected {
-    fn route(self, cout: Vec<u8>, cerr: Vec<u8>, out: &mut Vec<u8>, err: &mut Vec<u8>) {
+    /// Deliver the command's output; false when a redirection's file
+    /// could not take it (a full disk quota), which fails the command as a
+    /// failed write fails it in a POSIX shell (`cat x > f || break`).
+    #[must_use]
+    fn route(self, cout: Vec<u8>, cerr: Vec<u8>, out: &mut Vec<u8>, err: &mut Vec<u8>) -> bool {
         let Redirected { fd1, fd2, mut files, .. } = self;
         for (t, data) in [(fd1, cout), (fd2, cerr)] {
             match t {
@@ -212,6 +216,7 @@ impl Redirected {
                 Tgt::Null => {}
             }
         }
+        let mut delivered = true;
         for (path, disp, data) in files {
             if data.is_empty() {
                 continue;
@@ -222,8 +227,10 @@ impl Redirected {
             });
             if let Err(e) = r {
                 errline(err, &format!("sh: {disp}: {}", errmsg(&e)));
+                delivered = false;
             }
         }
+        delivered
     }
 }
 
@@ -405,7 +412,11 @@ pub fn exec_cmd(
                 let st = sh.last;
                 if !redirs.is_empty() {
                     match setup_redirs(sh, host, redirs, err) {
-                        Ok(r) => r.route(Vec::new(), Vec::new(), out, err),
+                        Ok(r) => {
+                            if !r.route(Vec::new(), Vec::new(), out, err) {
+                                return Ok(1);
+                            }
+                        }
                         Err(m) => {
                             errline(err, &m);
                             return Ok(1);
@@ -452,7 +463,9 @@ pub fn exec_cmd(
                     }
                 }
             }
-            r.route(cout, cerr, out, err);
+            if !r.route(cout, cerr, out, err) {
+                return res.map(|st| st.max(1));
+            }
             res
         }
         Command::Compound { body, redirs } => {
@@ -472,7 +485,9 @@ pub fn exec_cmd(
                 Some(mut inp) => exec_compound(sh, host, body, &mut inp, &mut cout, &mut cerr),
                 None => exec_compound(sh, host, body, input, &mut cout, &mut cerr),
             };
-            r.route(cout, cerr, out, err);
+            if !r.route(cout, cerr, out, err) {
+                return res.map(|st| st.max(1));
+            }
             res
         }
     }
