@@ -159,6 +159,9 @@ impl FathomMcp {
     /// `initialize` over HTTP: the daemon session this MCP session uses,
     /// made with the policy and servers the URL's query names.
     fn open_daemon_session(&self, d: &DaemonSession, ctx: &RequestContext<RoleServer>) -> Result<(), McpError> {
+        if d.id.get().is_some() {
+            return Err(McpError::invalid_request("this MCP session is already initialized", None));
+        }
         let query = ctx.extensions.get::<axum::http::request::Parts>().and_then(|p| p.uri.query()).unwrap_or("");
         let wanted = http::Query::parse(query).map_err(|m| McpError::invalid_params(m, None))?;
         let info = d
@@ -171,7 +174,9 @@ impl FathomMcp {
             return Err(McpError::invalid_params(m, None));
         }
         let _ = self.servers.set(wanted.servers);
-        if d.id.set(info.id).is_err() {
+        if let Err(id) = d.id.set(info.id) {
+            // A concurrent `initialize` won: this one's session goes.
+            let _ = d.sessions.delete(&id);
             return Err(McpError::invalid_request("this MCP session is already initialized", None));
         }
         Ok(())
