@@ -25,6 +25,9 @@ pub struct Config {
     pub server: Server,
     pub llm: Llm,
     pub summary_llm: Llm,
+    /// The LLM judge of `fathom eval` (no default: without one, answers
+    /// are judged by normalised exact match alone).
+    pub judge_llm: Llm,
     pub search: Search,
     pub secrets: BTreeMap<String, SecretSource>,
 }
@@ -201,7 +204,11 @@ impl Config {
         set(&mut s.session_idle_secs, "SESSION_IDLE_SECS")?;
         set(&mut s.max_body_mb, "MAX_BODY_MB")?;
         set(&mut s.shutdown_grace_secs, "SHUTDOWN_GRACE_SECS")?;
-        for (prefix, llm) in [("FATHOM_LLM", &mut self.llm), ("FATHOM_SUMMARY_LLM", &mut self.summary_llm)] {
+        for (prefix, llm) in [
+            ("FATHOM_LLM", &mut self.llm),
+            ("FATHOM_SUMMARY_LLM", &mut self.summary_llm),
+            ("FATHOM_JUDGE_LLM", &mut self.judge_llm),
+        ] {
             llm.base_url = var(&format!("{prefix}_BASE_URL")).or(llm.base_url.take());
             llm.model = var(&format!("{prefix}_MODEL")).or(llm.model.take());
             llm.api_key = var(&format!("{prefix}_API_KEY")).or(llm.api_key.take());
@@ -229,13 +236,16 @@ impl Config {
         if s.max_sandboxes == 0 {
             return Err("server.max_sandboxes must be at least 1".into());
         }
-        for (section, llm) in [("llm", &self.llm), ("summary_llm", &self.summary_llm)] {
+        for (section, llm) in [("llm", &self.llm), ("summary_llm", &self.summary_llm), ("judge_llm", &self.judge_llm)] {
             if llm.max_in_flight == Some(0) {
                 return Err(format!("{section}.max_in_flight must be at least 1"));
             }
         }
-        for (key, urls) in [("llm.base_url", &self.llm.base_url), ("summary_llm.base_url", &self.summary_llm.base_url)]
-        {
+        for (key, urls) in [
+            ("llm.base_url", &self.llm.base_url),
+            ("summary_llm.base_url", &self.summary_llm.base_url),
+            ("judge_llm.base_url", &self.judge_llm.base_url),
+        ] {
             for u in urls.iter().flat_map(|u| split_urls(u)) {
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
                     return Err(format!("{key}: {u:?} is not an http(s) URL"));
@@ -298,6 +308,20 @@ impl Config {
         // the main model's patient ten.
         cfg.max_attempts = 3;
         cfg.backoff = Duration::from_millis(500);
+        Some(cfg)
+    }
+
+    /// The judge of `fathom eval`: `[judge_llm]` (its key defaults to the
+    /// main model's when both are on one server); `None` when no base URL
+    /// is set, and answers are then judged by exact match alone.
+    pub fn judge_llm(&self) -> Option<LlmConfig> {
+        let j = &self.judge_llm;
+        let base = j.base_url.clone()?;
+        let mut cfg = endpoint(&base, j.model.clone().unwrap_or_else(|| "default".into()));
+        cfg.api_key =
+            j.api_key.clone().or_else(|| self.llm.api_key.clone().filter(|_| j.base_url == self.llm.base_url));
+        cfg.max_in_flight = j.max_in_flight.unwrap_or(cfg.max_in_flight);
+        cfg.timeout = Duration::from_secs(300);
         Some(cfg)
     }
 
@@ -387,6 +411,7 @@ impl Config {
         mask(&mut c.server.token);
         mask(&mut c.llm.api_key);
         mask(&mut c.summary_llm.api_key);
+        mask(&mut c.judge_llm.api_key);
         toml::to_string(&c).unwrap_or_default()
     }
 

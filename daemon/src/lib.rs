@@ -6,6 +6,7 @@ pub mod agent;
 pub mod caps;
 pub mod client;
 pub mod config;
+pub mod eval;
 pub mod hostfs;
 pub mod llm;
 pub mod local_model;

@@ -69,6 +69,65 @@ enum Command {
         #[arg(long = "server", value_name = "NAME")]
         servers: Vec<String>,
     },
+    /// Run a benchmark file (JSONL: task_id, task_question, ground_truth,
+    /// file_name) N times through the daemon (an embedded one when none is
+    /// running), judge every answer, and summarise: accuracy per run,
+    /// mean ± sd, pass@k. Rerun with the same --out to carry on.
+    Eval {
+        /// The benchmark file.
+        tasks: PathBuf,
+        /// Independent runs of every task.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Runs in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Policy name or .toml file for every run.
+        #[arg(long, default_value = "default")]
+        policy: String,
+        /// Where file_name is resolved (default: the benchmark file's folder).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// Results, traces and summary (default: eval-<benchmark name>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The LLM judge's model (default: judge_llm.model of the config).
+        #[arg(long, value_name = "NAME")]
+        judge_model: Option<String>,
+        /// The LLM judge's OpenAI-compatible base URL (default:
+        /// judge_llm.base_url, FATHOM_JUDGE_LLM_BASE_URL); without one,
+        /// answers are judged by normalised exact match alone.
+        #[arg(long, value_name = "URL")]
+        judge_base_url: Option<String>,
+        /// Print the summary as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Training data from an evaluation's judged trajectories: SFT
+    /// (ChatML JSONL of correct ones) or DPO pairs, after the filters.
+    Export {
+        #[arg(value_enum)]
+        kind: ExportKind,
+        /// An evaluation's output folder (`fathom eval --out`).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The JSONL file to write (default: stdout); the report goes next
+        /// to it as FILE.report.json, and to stderr.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Drop a correct trajectory with this many failed tool calls in a row.
+        #[arg(long, default_value_t = 3)]
+        max_tool_error_run: usize,
+        /// Drop a correct trajectory with this many redundant repeated actions.
+        #[arg(long, default_value_t = 2)]
+        max_repeats: usize,
+        /// Drop a trajectory with this many action loops.
+        #[arg(long, default_value_t = 1)]
+        max_loops: usize,
+        /// Drop a correct trajectory with this many rolled-back replies.
+        #[arg(long, default_value_t = 5)]
+        max_rollbacks: usize,
+    },
     /// List, call, scaffold and install tools.
     #[command(subcommand)]
     Tool(ToolCmd),
@@ -102,6 +161,12 @@ enum Command {
     Cancel { id: String },
     /// Continue an interrupted task from its last completed turn.
     Resume { id: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportKind {
+    Sft,
+    Dpo,
 }
 
 #[derive(Subcommand)]
@@ -276,6 +341,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Mcp { policy, servers } => mcp(&policy, servers).await,
+        Command::Eval { tasks, runs, concurrency, policy, data_dir, out, judge_model, judge_base_url, json } => {
+            let judge = JudgeArgs { model: judge_model, base_url: judge_base_url };
+            eval(&tasks, runs, concurrency, &policy, data_dir, out, judge, json).await
+        }
+        Command::Export { kind, from, out, max_tool_error_run, max_repeats, max_loops, max_rollbacks } => {
+            let t = fathom::eval::export::Thresholds { max_tool_error_run, max_repeats, max_loops, max_rollbacks };
+            export(kind, &from, out, &t)
+        }
         Command::Tool(ToolCmd::List { json }) => tool_list(json).await,
         Command::Tool(ToolCmd::Call { tool, args, policy, workspace, json }) => {
             tool_call(&tool, &args, &policy, workspace, json).await
@@ -627,15 +700,7 @@ async fn run_via_daemon(
     json: bool,
     trace: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    // A policy file is sent inline: the daemon does not read client paths.
-    let policy_value = if policy.contains('/') || policy.ends_with(".toml") {
-        load_policy(policy)?;
-        let text = std::fs::read_to_string(policy).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
-        serde_json::to_value(table).map_err(|e| usage(e.to_string()))?
-    } else {
-        serde_json::Value::String(policy.to_owned())
-    };
+    let policy_value = policy_for_daemon(policy)?;
     let mut ids = Vec::new();
     for f in files {
         ids.push(client.upload(f).await.map_err(daemon_error)?);
@@ -676,6 +741,113 @@ async fn run_via_daemon(
             1,
         )),
     }
+}
+
+/// `--policy` as a request carries it: a preset's name, or a policy file
+/// sent inline (validated here first), since the daemon does not read
+/// files its clients name.
+fn policy_for_daemon(policy: &str) -> Result<serde_json::Value, Failure> {
+    if !(policy.contains('/') || policy.ends_with(".toml")) {
+        return Ok(serde_json::Value::String(policy.to_owned()));
+    }
+    load_policy(policy)?;
+    let text = std::fs::read_to_string(policy).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| usage(format!("--policy {policy}: {e}")))?;
+    serde_json::to_value(table).map_err(|e| usage(e.to_string()))
+}
+
+struct JudgeArgs {
+    model: Option<String>,
+    base_url: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn eval(
+    tasks_file: &Path,
+    runs: u32,
+    concurrency: usize,
+    policy: &str,
+    data_dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+    judge: JudgeArgs,
+    json: bool,
+) -> Result<(), Failure> {
+    if runs == 0 || concurrency == 0 {
+        return Err(usage("--runs and --concurrency must be at least 1"));
+    }
+    let data_dir = data_dir.unwrap_or_else(|| tasks_file.parent().map(Path::to_path_buf).unwrap_or_default());
+    let tasks = fathom::eval::load_tasks(tasks_file, &data_dir).map_err(usage)?;
+    let stem = tasks_file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "tasks".into());
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("eval-{stem}")));
+    let mut config = Config::load(None).map_err(|e| usage(format!("invalid config: {e}")))?;
+    if let Some(u) = judge.base_url {
+        config.judge_llm.base_url = Some(u);
+    }
+    if let Some(m) = judge.model {
+        config.judge_llm.model = Some(m);
+    }
+    let judge = match config.judge_llm() {
+        Some(cfg) => Some(fathom::eval::judge::LlmJudge {
+            client: fathom::llm::LlmClient::new(cfg).map_err(|e| usage(format!("the judge: {e}")))?,
+        }),
+        None => None,
+    };
+    let opts = fathom::eval::EvalOptions { tasks, runs, concurrency, policy: policy_for_daemon(policy)?, out, judge };
+    let client = daemon_client()?;
+    let (summary, embedded) = if client.ping().await {
+        eprintln!("fathom: evaluating through the daemon on {}", client.socket().display());
+        (fathom::eval::run(&client, &opts).await, None)
+    } else {
+        config.llm_configs(&Policy::default()).map_err(usage)?;
+        config.server.concurrency = concurrency;
+        eprintln!(
+            "fathom: no daemon is running; evaluating with one in this process (its tasks are kept in {})",
+            fathom::state_dir().display()
+        );
+        let daemon = fathom::server::Embedded::start(config).await.map_err(|e| Failure(e, 2))?;
+        let client = Client::new(&daemon.socket);
+        (fathom::eval::run(&client, &opts).await, Some(daemon))
+    };
+    if let Some(d) = embedded {
+        let _ = d.stop().await;
+    }
+    let summary = summary.map_err(|e| Failure(format!("the evaluation stopped: {e}"), 1))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary).unwrap());
+    } else {
+        print!("{}", summary.table());
+        println!("{:<22} {}", "results", opts.out.display());
+    }
+    Ok(())
+}
+
+fn export(
+    kind: ExportKind,
+    from: &Path,
+    out: Option<PathBuf>,
+    t: &fathom::eval::export::Thresholds,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let (lines, report) = match kind {
+        ExportKind::Sft => fathom::eval::export::sft(from, t),
+        ExportKind::Dpo => fathom::eval::export::dpo(from, t),
+    }
+    .map_err(usage)?;
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    match &out {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| Failure(format!("cannot write {}: {e}", path.display()), 1))?;
+            let mut rp = path.clone().into_os_string();
+            rp.push(".report.json");
+            std::fs::write(&rp, serde_json::to_vec_pretty(&report).unwrap())
+                .map_err(|e| Failure(format!("cannot write the report: {e}"), 1))?;
+        }
+        None => {
+            std::io::stdout().write_all(text.as_bytes()).map_err(|e| Failure(e.to_string(), 1))?;
+        }
+    }
+    eprint!("{}", report.text());
+    Ok(())
 }
 
 /// A command whose output is piped into `head` should end quietly when the

@@ -109,6 +109,9 @@ impl Finished<'_> {
             "input": {"task_description": self.question, "task_file_name": self.file_names.join(", ")},
             "ground_truth": Value::Null,
             "final_boxed_answer": answer,
+            // Fathom's: whether the answer came from a `\boxed{}` (else it is
+            // the protocol's "No \boxed{} content found" sentence).
+            "final_answer_boxed": o.boxed,
             "error": o.error,
             "main_agent_message_history": {"system_prompt": o.system_prompt, "message_history": history},
             "step_logs": step_logs,

@@ -45,6 +45,13 @@ pub struct ServeOptions {
 
 /// Run the daemon until SIGTERM or SIGINT.
 pub async fn serve(opts: ServeOptions) -> Result<(), String> {
+    serve_until(opts, shutdown_signal()).await
+}
+
+/// Run the daemon until `stop` resolves (to the reason, for the log): a
+/// signal for `fathom serve`; the end of its work for a daemon embedded in
+/// a command (`fathom eval` when none is running).
+pub async fn serve_until(opts: ServeOptions, stop_when: impl Future<Output = &'static str>) -> Result<(), String> {
     let ServeOptions { config, socket, listen } = opts;
     let socket = socket.or_else(|| config.server.socket.clone()).unwrap_or_else(crate::config::default_socket);
     let listen = listen.or_else(|| config.server.listen.clone());
@@ -136,7 +143,7 @@ pub async fn serve(opts: ServeOptions) -> Result<(), String> {
     }
 
     let signal = tokio::select! {
-        s = shutdown_signal() => s,
+        s = stop_when => s,
         r = servers.join_next() => {
             if owned {
                 let _ = std::fs::remove_file(&socket);
@@ -227,4 +234,53 @@ fn unsafe_umask(mask: u32) -> u32 {
     }
     // SAFETY: umask has no preconditions; it swaps the process's mask.
     unsafe { umask(mask) }
+}
+
+/// A daemon inside another command's process, on a private socket, for
+/// work that goes through the API when no daemon is running (`fathom
+/// eval`): the same tasks database under `FATHOM_STATE_DIR`, so what it
+/// ran shows in `fathom tasks` later, and a task it was running when the
+/// process was killed is `interrupted` and resumable.
+pub struct Embedded {
+    pub socket: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Embedded {
+    /// Start it and wait until it answers.
+    pub async fn start(mut config: Config) -> Result<Embedded, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("fathom-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a folder for the embedded daemon's socket: {e}"))?;
+        let socket = dir.path().join("fathom.sock");
+        config.server.listen = None;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let opts = ServeOptions { config, socket: Some(socket.clone()), listen: None };
+        let handle = tokio::spawn(serve_until(opts, async move {
+            let _ = rx.await;
+            "the command's work is done"
+        }));
+        let client = crate::client::Client::new(&socket);
+        while !client.ping().await {
+            if handle.is_finished() {
+                return Err(match handle.await {
+                    Ok(Err(e)) => e,
+                    other => format!("the embedded daemon stopped: {other:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Embedded { socket, stop: Some(tx), handle, _dir: dir })
+    }
+
+    /// Stop it as `fathom serve` stops: running tasks are interrupted.
+    pub async fn stop(mut self) -> Result<(), String> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.handle).await.map_err(|e| e.to_string())?
+    }
 }
