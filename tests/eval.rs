@@ -61,12 +61,15 @@ async fn model(counts: Counts, slow: Option<(&'static str, u32)>) -> Scripted {
     .await
 }
 
-/// The judge: "Paris, France" is Paris; everything else it is shown is wrong.
+/// The judge: "Paris, France" is Paris; everything else it is shown is
+/// wrong. Asked about "2, 3", it first forgets the verdict line.
 async fn judge() -> Scripted {
     Scripted::responder(|body| {
         let prompt = body["messages"][0]["content"].as_str().unwrap_or("");
         assert!(prompt.contains("[correct_answer]:"), "the judge got its fixed prompt: {prompt}");
-        if prompt.contains("[response]: Paris, France") {
+        if prompt.contains("[response]: 2, 3\n") && body["messages"].as_array().unwrap().len() == 1 {
+            completion("It misses the 5.", "stop")
+        } else if prompt.contains("[response]: Paris, France") {
             completion("Reason: the same city, with its country.\nVerdict: Correct", "stop")
         } else {
             completion("Reason: a different answer.\nVerdict: Incorrect", "stop")
@@ -186,8 +189,9 @@ async fn eval_through_the_daemon_judges_summarises_and_resumes_after_a_kill() {
     assert_eq!(method("t4", 1), (true, "exact".into()), "a list in another order matches");
     assert_eq!(method("t4", 2), (false, "judge".into()));
     assert_eq!(method("t5", 3), (false, "none".into()));
-    // The judge saw t2 ×3, t3 ×3, t4 ×2: none judged twice across the kill.
-    assert_eq!(judge.count(), 8);
+    // The judge saw t2 ×3, t3 ×3, t4 ×2 (each of those asked twice, for a
+    // reply without a verdict): none judged again across the kill.
+    assert_eq!(judge.count(), 10);
 
     // The figures, by hand: correct per task t1..t5 = 3, 3, 0, 1, 2 of 3.
     assert_eq!(s["tasks"], 5);

@@ -157,12 +157,13 @@ pub struct LlmJudge {
 }
 
 impl LlmJudge {
+    /// A reply without a verdict line is asked once more for the format.
     pub async fn judge(&self, question: &str, answer: &str, truth: &str) -> Judgement {
         let prompt = JUDGE_PROMPT
             .replace("{question}", question)
             .replace("{response}", answer)
             .replace("{correct_answer}", truth);
-        let req = ChatRequest {
+        let mut req = ChatRequest {
             messages: vec![Message::new("user", prompt)],
             temperature: 0.0,
             top_p: 1.0,
@@ -172,10 +173,23 @@ impl LlmJudge {
             tools: None,
             tool_choice: None,
         };
-        match self.client.chat(&req).await {
-            Ok(reply) => parse_verdict(&reply.content),
-            Err(e) => Judgement::new(false, "judge_error", format!("the judge failed: {e}")),
+        let mut judgement = Judgement::new(false, "judge_error", "the judge was not asked");
+        for _ in 0..2 {
+            let reply = match self.client.chat(&req).await {
+                Ok(r) => r.content,
+                Err(e) => return Judgement::new(false, "judge_error", format!("the judge failed: {e}")),
+            };
+            judgement = parse_verdict(&reply);
+            if judgement.method != "judge_error" {
+                break;
+            }
+            req.messages.push(Message::new("assistant", reply));
+            req.messages.push(Message::new(
+                "user",
+                "Reply in exactly two lines: `Reason: <one sentence>` and `Verdict: Correct` or `Verdict: Incorrect`.",
+            ));
         }
+        judgement
     }
 }
 
