@@ -20,6 +20,7 @@ pub mod scaffold;
 pub mod search;
 pub mod server;
 pub mod tasks;
+pub mod ui;
 pub mod wit;
 
 use std::path::PathBuf;

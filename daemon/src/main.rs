@@ -128,6 +128,15 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         max_rollbacks: usize,
     },
+    /// Open a trajectory file (`fathom run --trace`, a task's trace, or
+    /// MiroThinker's own task log) in the trace viewer: serves it on a
+    /// loopback port and prints the URL. The daemon serves live tasks at /ui.
+    View {
+        file: PathBuf,
+        /// The port (default: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// List, call, scaffold and install tools.
     #[command(subcommand)]
     Tool(ToolCmd),
@@ -345,6 +354,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let judge = JudgeArgs { model: judge_model, base_url: judge_base_url };
             eval(&tasks, runs, concurrency, &policy, data_dir, out, judge, json).await
         }
+        Command::View { file, port } => fathom::ui::view(&file, port, |url| {
+            println!("{url}");
+            eprintln!("fathom: serving {} in the trace viewer; Ctrl-C stops", file.display());
+        })
+        .await
+        .map_err(usage),
         Command::Export { kind, from, out, max_tool_error_run, max_repeats, max_loops, max_rollbacks } => {
             let t = fathom::eval::export::Thresholds { max_tool_error_run, max_repeats, max_loops, max_rollbacks };
             export(kind, &from, out, &t)

@@ -43,6 +43,7 @@ impl Finished<'_> {
             "status": self.status(),
             "question": self.question,
             "policy": self.policy,
+            "files": self.file_names,
             "answer": answer,
             "turns": o.turns,
             "tool_calls": o.tool_calls,
@@ -117,6 +118,7 @@ impl Finished<'_> {
             "step_logs": step_logs,
             "limits": limits,
             "usage": o.usage,
+            "policy": self.policy,
         })
     }
 }

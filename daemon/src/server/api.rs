@@ -110,6 +110,10 @@ pub fn router(state: Arc<AppState>, token: Option<String>) -> Router {
     if let Some(token) = token {
         r = r.layer(middleware::from_fn_with_state(Arc::new(token), bearer));
     }
+    // The viewer's page holds no data (it reads the API, with the token),
+    // so it loads without one: a browser cannot send a header when it
+    // opens an address.
+    r = r.merge(crate::ui::routes());
     // Outermost, so refused requests are logged too.
     r.layer(middleware::from_fn(log_request))
 }

@@ -89,6 +89,7 @@ impl TaskRow {
             status: self.status,
             question: self.question.clone(),
             policy: self.policy.clone(),
+            files: self.files.clone(),
             answer: self.answer.clone(),
             turns: self.turns,
             tool_calls: self.tool_calls,
@@ -110,6 +111,8 @@ pub struct TaskRecord {
     pub question: String,
     /// The name of the policy it runs under (an inline policy's `name`, or `inline`).
     pub policy: String,
+    /// The attachments' file names.
+    pub files: Vec<String>,
     /// The final `\boxed{}` answer, once it succeeded.
     pub answer: Option<String>,
     pub turns: u64,
