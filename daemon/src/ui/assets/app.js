@@ -99,7 +99,7 @@ const badge = (s) => h("span", { class: `badge ${s}` }, s);
 
 // Markers the runtime leaves where it cut a text, highlighted so a reader
 // sees what the model did not.
-const CUT = /\[[^\]\n]{0,200}(?:truncat|omitted|cut |characters? (?:more|dropped))[^\]\n]{0,200}\]|\.\.\. ?\((?:truncated|cut)[^)\n]{0,120}\)/gi;
+const CUT = /\[[^\]\n]{0,200}(?:truncat|omitted|cut )[^\]\n]{0,200}\]|Tool result is omitted to save tokens\./gi;
 function withMarks(text) {
   const pre = h("pre");
   let last = 0;
@@ -220,7 +220,8 @@ function moveFocus(items, delta, current) {
   const list = items();
   if (!list.length) return null;
   let i = list.indexOf(current);
-  i = i < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.max(0, Math.min(list.length - 1, i + delta));
+  if (i < 0) i = delta > 0 ? -1 : list.length; // from outside the list: j to the first, k to the last
+  i = Math.max(0, Math.min(list.length - 1, i + delta));
   const el = list[i];
   el.focus({ preventScroll: true });
   el.scrollIntoView({ block: "nearest" });
