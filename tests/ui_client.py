@@ -2,7 +2,7 @@
 
     ui_client.py live URL TOKEN RUNNING_ID FINISHED_ID SHOTS
     ui_client.py file URL SHOTS
-    ui_client.py bench URL LOADS
+    ui_client.py bench URL PATH LOADS [TOKEN]
 
 `live`: the daemon's /ui with a finished and a running task: the list, the
 running task opened with the keyboard, a step arriving live, a tool result
@@ -152,14 +152,16 @@ def file_mode(url):
         d.quit()
 
 
-def bench(url, loads):
+def bench(url, path, loads, token):
     d = browser()
     try:
+        if token:
+            d.get(f"{url}/ui#token={token}")
         times, loaded = [], []
         for _ in range(loads):
             d.get("about:blank")
             t0 = time.perf_counter()
-            d.get(f"{url}/ui")
+            d.get(f"{url}{path}")
             WebDriverWait(d, 120, poll_frequency=0.01).until(
                 lambda _: d.execute_script("return document.body && document.body.dataset.rendered") == "1")
             loaded.append((time.perf_counter() - t0) * 1000)
@@ -181,5 +183,5 @@ if __name__ == "__main__":
         file_mode(sys.argv[2])
     else:
         SHOTS = "/tmp"
-        bench(sys.argv[2], int(sys.argv[3]))
+        bench(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
     print("ok")

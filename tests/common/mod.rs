@@ -5,6 +5,7 @@
 pub mod daemon;
 pub mod docs;
 pub mod scripted;
+pub mod trace;
 pub mod web;
 
 use std::path::PathBuf;
