@@ -132,6 +132,35 @@ async fn fathom_view_shows_a_600_turn_trace_without_breaking_the_layout() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trace.json");
     std::fs::write(&file, common::trace::long_trace(600).to_string()).unwrap();
+    let shots = shots();
+    view_in_browser(&file, "file", &shots).await;
+
+    // MiroThinker's own task log (content as parts, no Fathom events).
+    let miro = json!({
+        "status": "success", "task_id": "miro-1", "start_time": "2026-04-01T10:00:00Z", "end_time": "2026-04-01T10:01:00Z",
+        "input": {"task_description": "What is 2**10?", "task_file_name": ""},
+        "ground_truth": "1024", "final_boxed_answer": "1024", "final_judge_result": "CORRECT",
+        "main_agent_message_history": {"system_prompt": "You are MiroThinker.", "message_history": [
+            {"role": "user", "content": [{"type": "text", "text": "What is 2**10?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "I will compute it.\n<use_mcp_tool>\n<server_name>tool-python</server_name>\n<tool_name>run_python_code</tool_name>\n<arguments>\n{\"code_block\": \"print(2**10)\", \"sandbox_id\": \"s1\"}\n</arguments>\n</use_mcp_tool>"}]},
+            {"role": "user", "content": [{"type": "text", "text": "1024"}]},
+            {"role": "assistant", "content": "The answer is \\boxed{1024}."},
+        ]},
+        "step_logs": [{"step_name": "Main Agent Turn 1", "message": "tool call", "timestamp": "2026-04-01T10:00:30Z", "info_level": "info", "metadata": {}}],
+    });
+    let file = dir.path().join("miro.json");
+    std::fs::write(&file, miro.to_string()).unwrap();
+    view_in_browser(&file, "miro", &shots).await;
+
+    // A file that is not a trajectory is refused at once, with the reason.
+    std::fs::write(dir.path().join("bad.json"), "[1, 2]").unwrap();
+    let o = Command::new(FATHOM).args(["view", dir.path().join("bad.json").to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a trajectory"));
+}
+
+/// `fathom view FILE` on a free port, and `ui_client.py MODE` against it.
+async fn view_in_browser(file: &Path, mode: &'static str, shots: &Path) {
     let mut view = Command::new(FATHOM)
         .args(["view", file.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -145,15 +174,12 @@ async fn fathom_view_shows_a_600_turn_trace_without_breaking_the_layout() {
         line.trim().trim_end_matches("/ui").to_owned()
     };
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let shots = shots();
-    let u = url.clone();
-    tokio::task::spawn_blocking(move || client(&["file", &u, shots.to_str().unwrap()])).await.unwrap();
+    let shots = shots.to_str().unwrap().to_owned();
+    let result =
+        tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| client(&[mode, &url, &shots]))).await.unwrap();
     let _ = view.kill();
     let _ = view.wait();
-
-    // A file that is not a trajectory is refused at once, with the reason.
-    std::fs::write(dir.path().join("bad.json"), "[1, 2]").unwrap();
-    let o = Command::new(FATHOM).args(["view", dir.path().join("bad.json").to_str().unwrap()]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not a trajectory"));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -2,6 +2,7 @@
 
     ui_client.py live URL TOKEN RUNNING_ID FINISHED_ID SHOTS
     ui_client.py file URL SHOTS
+    ui_client.py miro URL SHOTS
     ui_client.py bench URL PATH LOADS [TOKEN]
 
 `live`: the daemon's /ui with a finished and a running task: the list, the
@@ -152,6 +153,26 @@ def file_mode(url):
         d.quit()
 
 
+def miro(url):
+    """MiroThinker's own task log: turns rebuilt from its conversation."""
+    d = browser()
+    try:
+        d.get(f"{url}/ui")
+        wait(d, "the log rendered", lambda: d.execute_script("return document.body.dataset.rendered") == "1")
+        turns = len(d.find_elements(By.CSS_SELECTOR, "section.turn"))
+        expect(turns == 2, f"two assistant turns, not {turns}")
+        calls = [c.text for c in d.find_elements(By.CSS_SELECTOR, ".step.call")]
+        expect(len(calls) == 1 and "tool-python.run_python_code" in calls[0] and "print(2**10)" in calls[0], f"the call: {calls}")
+        result = d.find_element(By.CSS_SELECTOR, "details.step.result")
+        result.find_element(By.TAG_NAME, "summary").click()
+        expect("1024" in result.find_element(By.TAG_NAME, "pre").text, "the tool's answer")
+        head = d.find_element(By.ID, "head").text
+        expect("What is 2**10?" in head and "ground truth" in head and "CORRECT" in head, f"the header: {head}")
+        d.save_screenshot(os.path.join(SHOTS, "6-mirothinker-log.png"))
+    finally:
+        d.quit()
+
+
 def bench(url, path, loads, token):
     d = browser()
     try:
@@ -181,6 +202,9 @@ if __name__ == "__main__":
     elif mode == "file":
         SHOTS = sys.argv[3]
         file_mode(sys.argv[2])
+    elif mode == "miro":
+        SHOTS = sys.argv[3]
+        miro(sys.argv[2])
     else:
         SHOTS = "/tmp"
         bench(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
