@@ -7,10 +7,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, FATHOM, free_port};
+use common::daemon::{FATHOM, start_tcp, view};
 use common::scripted::{Scripted, Step, completion};
 use serde_json::json;
 
@@ -74,14 +74,7 @@ async fn model() -> Scripted {
 async fn the_viewer_shows_tasks_live_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let model = model().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let d = Daemon::start(
-        dir.path(),
-        &[("FATHOM_LLM_BASE_URL", &model.url), ("FATHOM_LLM_MODEL", "scripted"), ("FATHOM_SERVER_TOKEN", TOKEN)],
-        &["--listen", &listen],
-    )
-    .await;
+    let (d, listen) = start_tcp(dir.path(), &model.url, TOKEN).await;
     let finished = d.submit(json!({"question": "quick: what is 6 * 7?"})).await;
     d.wait_for(&finished, &["succeeded"], Duration::from_secs(60)).await;
     let running = d.submit(json!({"question": "slow: count for ever"})).await;
@@ -161,19 +154,7 @@ async fn fathom_view_shows_a_600_turn_trace_without_breaking_the_layout() {
 
 /// `fathom view FILE` on a free port, and `ui_client.py MODE` against it.
 async fn view_in_browser(file: &Path, mode: &'static str, shots: &Path) {
-    let mut view = Command::new(FATHOM)
-        .args(["view", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(view.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        line.trim().trim_end_matches("/ui").to_owned()
-    };
-    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let (mut view, url) = view(file);
     let shots = shots.to_str().unwrap().to_owned();
     let result =
         tokio::task::spawn_blocking(move || std::panic::catch_unwind(|| client(&[mode, &url, &shots]))).await.unwrap();

@@ -9,10 +9,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, FATHOM, free_port};
+use common::daemon::{start_tcp, view};
 use common::scripted::{Scripted, completion};
 use serde_json::{Value, json};
 
@@ -66,14 +66,7 @@ async fn main() {
     // The daemon's task page for a real 600-turn task.
     let dir = tempfile::tempdir().unwrap();
     let model = model().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let d = Daemon::start(
-        dir.path(),
-        &[("FATHOM_LLM_BASE_URL", &model.url), ("FATHOM_LLM_MODEL", "scripted"), ("FATHOM_SERVER_TOKEN", TOKEN)],
-        &["--listen", &listen],
-    )
-    .await;
+    let (d, listen) = start_tcp(dir.path(), &model.url, TOKEN).await;
     let started = Instant::now();
     let id = d
         .submit(
@@ -104,15 +97,7 @@ async fn main() {
     let file = dir.path().join("trace.json");
     let trace = common::trace::long_trace(TURNS).to_string();
     std::fs::write(&file, &trace).unwrap();
-    let mut view = Command::new(FATHOM)
-        .args(["view", file.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(view.stdout.take().unwrap()), &mut line).unwrap();
-    let base = line.trim().trim_end_matches("/ui").to_owned();
+    let (mut view, base) = view(&file);
     let file_mode = browser_bench(&base, "/ui", None);
     println!(
         "fathom view, 600-turn trace file ({} bytes): render median {:.0} ms, navigation to rendered median {:.0} ms, {} DOM nodes",

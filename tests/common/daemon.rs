@@ -240,3 +240,28 @@ pub fn parse_sse(text: &str) -> Vec<(u64, Value)> {
     }
     out
 }
+
+/// A daemon that also listens on TCP at a free loopback port, with
+/// `token`; the second value is that address (`127.0.0.1:PORT`).
+pub async fn start_tcp(state: &Path, model_url: &str, token: &str) -> (Daemon, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [("FATHOM_LLM_BASE_URL", model_url), ("FATHOM_LLM_MODEL", "scripted"), ("FATHOM_SERVER_TOKEN", token)];
+    (Daemon::start(state, &env, &["--listen", &listen]).await, listen)
+}
+
+/// `fathom view FILE` on a free port: the process and the viewer's base
+/// URL (`http://127.0.0.1:PORT`), read from the line it prints.
+pub fn view(file: &Path) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(FATHOM)
+        .args(["view", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().trim_end_matches("/ui").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "fathom view printed {line:?}");
+    (child, url)
+}
