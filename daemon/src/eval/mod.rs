@@ -151,10 +151,11 @@ pub fn load_rows(out: &Path) -> Result<Vec<RunRow>, String> {
     };
     let mut rows: Vec<RunRow> = Vec::new();
     let mut index = HashMap::new();
+    let last = text.lines().count();
     for (i, line) in text.lines().enumerate() {
         // A line cut by a kill mid-write is the run not finished yet.
         let Ok(row) = serde_json::from_str::<RunRow>(line) else {
-            if i + 1 == text.lines().count() {
+            if i + 1 == last {
                 continue;
             }
             return Err(format!("{} line {}: not a run record", path.display(), i + 1));
