@@ -23,6 +23,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -44,8 +45,12 @@ def browser():
 
 
 def wait(d, what, cond, timeout=30):
+    """Polls `cond` until it holds. The page re-renders as events arrive, so an
+    element found in one poll may be replaced before it is read: such a poll
+    is retried, not taken as failure."""
+    ignored = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _: cond())
+        return WebDriverWait(d, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(lambda _: cond())
     except Exception:
         d.save_screenshot(os.path.join(SHOTS, "failure.png"))
         raise SystemExit(f"timed out waiting for {what}; page: {d.find_element(By.TAG_NAME, 'main').text[:2000]}")
