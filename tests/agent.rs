@@ -889,6 +889,27 @@ async fn an_answer_no_tool_backs_is_questioned_once_when_the_policy_asks() {
     assert!(!out.events.iter().any(|e| matches!(e, Event::Intervention { .. })));
 }
 
+/// `agent.tool_hint`: the first message names the Python tool with the
+/// exact call that runs code, and only when the policy asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_hint_names_the_python_call_in_the_first_message_when_the_policy_asks() {
+    let first_message = |server: &Scripted| {
+        let reqs = server.requests.lock().unwrap();
+        reqs[0].body["messages"][1]["content"].as_str().unwrap().to_owned()
+    };
+    let steps = vec![completion("\\boxed{2}", "stop"), completion("\\boxed{2}", "stop")];
+    let (_, server) = run(steps, |c| c.tool_hint = true).await;
+    let first = first_message(&server);
+    assert!(first.contains("run Python with the tool `run_python_code`"), "{first}");
+    assert!(
+        first.contains("<server_name>tool-python</server_name>\n<tool_name>run_python_code</tool_name>"),
+        "{first}"
+    );
+    let steps = vec![completion("\\boxed{2}", "stop"), completion("\\boxed{2}", "stop")];
+    let (_, server) = run(steps, |_| {}).await;
+    assert!(!first_message(&server).contains("run_python_code"), "off by default");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_reply_without_call_or_answer_gets_the_format_reminder_once() {
     let steps = vec![

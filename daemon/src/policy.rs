@@ -59,6 +59,11 @@ pub struct Agent {
     /// general-purpose models, which answer computations from memory; off
     /// by default, as a MiroThinker model calls its tools unasked.
     pub check_unverified_answers: bool,
+    /// Name the Python tool in the task's first message, with the exact call
+    /// that runs code. For general-purpose models, which call a tool when
+    /// told it by name and otherwise compute from memory or write code as
+    /// text; off by default, as a MiroThinker model needs no such hint.
+    pub tool_hint: bool,
     /// The rollback rules MiroThinker 1.7 added to 1.0's (malformed calls
     /// and refusals, always rolled back): a repeated query, a result saying
     /// the tool is unknown, a search with no results, a reply cut at
@@ -152,6 +157,7 @@ impl Default for Policy {
                 top_p: 0.95,
                 nudge_unrun_code: true,
                 check_unverified_answers: false,
+                tool_hint: false,
                 rollback_duplicate_queries: true,
                 rollback_unknown_tools: true,
                 rollback_empty_searches: true,
@@ -314,6 +320,7 @@ struct AgentFile {
     top_p: Opt<f64>,
     nudge_unrun_code: Opt<bool>,
     check_unverified_answers: Opt<bool>,
+    tool_hint: Opt<bool>,
     rollback_duplicate_queries: Opt<bool>,
     rollback_unknown_tools: Opt<bool>,
     rollback_empty_searches: Opt<bool>,
@@ -435,6 +442,7 @@ impl Apply<'_> {
         for (from, to) in [
             (&a.nudge_unrun_code, &mut pa.nudge_unrun_code),
             (&a.check_unverified_answers, &mut pa.check_unverified_answers),
+            (&a.tool_hint, &mut pa.tool_hint),
             (&a.rollback_duplicate_queries, &mut pa.rollback_duplicate_queries),
             (&a.rollback_unknown_tools, &mut pa.rollback_unknown_tools),
             (&a.rollback_empty_searches, &mut pa.rollback_empty_searches),

@@ -547,6 +547,25 @@ pub fn unverified_answer_nudge(tools: &[ToolInfo], native: bool) -> Option<Strin
     })
 }
 
+/// For the task's first message (`agent.tool_hint`): the Python tool by
+/// name and the exact call that runs code, when that tool is installed.
+/// Small general-purpose models follow the tool protocol when told the
+/// tool by name, and otherwise answer computations from memory.
+pub fn tool_hint(tools: &[ToolInfo], native: bool) -> Option<String> {
+    let (server, tool) = resolve_tool(tools, "tool-python", "run_python_code")?;
+    let lead = "Do not compute from memory: for arithmetic, dates, counting, strings or a file, run Python with the \
+                tool `run_python_code` and wait for its result.";
+    let args = r#"{"code_block": "print(2 ** 10)"}"#;
+    let call = if native {
+        format!("Call the function `{}` with arguments like {args}", native_name(&server, &tool))
+    } else {
+        format!(
+            "Reply with a tool call like this one, with your code in place of the example:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+        )
+    };
+    Some(format!("{lead} {call}\n\nThen give the final answer in \\boxed{{}}."))
+}
+
 /// For a reply that wrote Python or shell code in a fenced block instead of
 /// calling a tool: one sentence and the exact call that would run the first
 /// such block, when a tool that runs it is installed.

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::protocol::{
     FORMAT_REMINDER, ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name,
-    native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call,
+    native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call, tool_hint,
     unrun_code_nudge, unverified_answer_nudge,
 };
 use super::tokens;
@@ -147,6 +147,8 @@ pub struct AgentConfig {
     pub nudge_unrun_code: bool,
     /// Answer a boxed answer given before any tool ran with the call that checks it.
     pub check_unverified_answers: bool,
+    /// Name the Python tool and its call in the first message.
+    pub tool_hint: bool,
     /// The rollback rules 1.7 added (see `policy::Agent`).
     pub rollback_duplicate_queries: bool,
     pub rollback_unknown_tools: bool,
@@ -175,6 +177,7 @@ impl AgentConfig {
             task_timeout: Some(Duration::from_secs_f64(p.agent.task_timeout_secs)),
             nudge_unrun_code: p.agent.nudge_unrun_code,
             check_unverified_answers: p.agent.check_unverified_answers,
+            tool_hint: p.agent.tool_hint,
             rollback_duplicate_queries: p.agent.rollback_duplicate_queries,
             rollback_unknown_tools: p.agent.rollback_unknown_tools,
             rollback_empty_searches: p.agent.rollback_empty_searches,
@@ -704,6 +707,10 @@ impl Agent<'_> {
             ToolFormat::Openai => system_prompt_native(date),
         };
         let mut first = format!("{question}\n{BOXED_INSTRUCTION}");
+        if let Some(hint) = cfg.tool_hint.then(|| tool_hint(&tools, cfg.tool_format == ToolFormat::Openai)).flatten() {
+            first.push_str("\n\n");
+            first.push_str(&hint);
+        }
         for (path, full) in files {
             let mut text: String = full.chars().take(MAX_FILE_CHARS).collect();
             if text.len() < full.len() {
