@@ -910,6 +910,78 @@ async fn the_tool_hint_names_the_python_call_in_the_first_message_when_the_polic
     assert!(!first_message(&server).contains("run_python_code"), "off by default");
 }
 
+/// Under `agent.tool_hint`, a call that runs the hint's own placeholder is
+/// not run but answered with the task's question, and a Python result is
+/// followed by the line that asks for the answer (not after a traceback).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_tool_hint_a_copied_placeholder_is_refused_and_results_ask_for_the_answer() {
+    let placeholder =
+        call("tool-python", "run_python_code", r#"{"code_block": "<Python code that prints the answer>"}"#);
+    let broken = call("tool-python", "run_python_code", r#"{"code_block": "123456789 *"}"#);
+    let real = call("tool-python", "run_python_code", r#"{"code_block": "print(123456789 * 987654321)"}"#);
+    let steps = vec![
+        completion(&placeholder, "stop"),
+        completion(&broken, "stop"),
+        completion(&real, "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |c| c.tool_hint = true).await;
+    assert_eq!(out.answer, "121932631112635269");
+    let copied: Vec<&Event> = out
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Intervention { kind, .. } if kind == "example_copied"))
+        .collect();
+    assert_eq!(copied.len(), 1, "{:?}", out.events);
+    let reqs = server.requests.lock().unwrap();
+    let refusal = last_content(&reqs[1].body);
+    assert!(refusal.contains("not run") && refusal.contains("What is 123456789 * 987654321?"), "{refusal}");
+    let after_traceback = last_content(&reqs[2].body);
+    assert!(after_traceback.contains("SyntaxError") && !after_traceback.contains("boxed"), "{after_traceback}");
+    let after_result = last_content(&reqs[3].body);
+    assert!(after_result.starts_with("[stdout]\n121932631112635269"), "{after_result}");
+    assert!(after_result.contains("reply with the final answer in \\boxed{} now"), "{after_result}");
+    drop(reqs);
+    // Without the hint the same placeholder is just code, and runs (and fails).
+    let steps =
+        vec![completion(&placeholder, "stop"), completion("\\boxed{1}", "stop"), completion("\\boxed{1}", "stop")];
+    let (out, server) = run(steps, |_| {}).await;
+    assert!(!out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "example_copied")));
+    let reqs = server.requests.lock().unwrap();
+    assert!(last_content(&reqs[1].body).contains("SyntaxError"), "{}", last_content(&reqs[1].body));
+}
+
+/// A summary step that answers with a tool call is told once that no tool
+/// can run now, and its next reply gives the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_that_calls_a_tool_is_told_once_to_answer_instead() {
+    let real = call("tool-python", "run_python_code", r#"{"code_block": "print(123456789 * 987654321)"}"#);
+    let steps = vec![
+        completion(&real, "stop"),
+        completion("It is done.", "stop"),
+        completion(&real, "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "121932631112635269");
+    assert!(out.events.iter().any(|e| matches!(e, Event::Intervention { kind, .. } if kind == "summary_tool_call")));
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 4);
+    assert!(last_content(&reqs[3].body).starts_with("No tool can be called in this step"));
+    drop(reqs);
+    // Told once: a second call in its place ends the task without an answer.
+    let steps = vec![
+        completion("It is done.", "stop"),
+        completion("Still done.", "stop"),
+        completion(&real, "stop"),
+        completion(&real, "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, NO_BOXED);
+    assert_eq!(server.requests.lock().unwrap().len(), 4);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_reply_without_call_or_answer_gets_the_format_reminder_once() {
     let steps = vec![

@@ -10,7 +10,9 @@
 //! the sandbox), and a final `\boxed{}` answer equal to that result. At
 //! temperature 0 the model reads a tool's raw text back reliably; a note
 //! appended to the result (as an earlier version did for an implied
-//! sandbox) was enough to make it repeat the call instead.
+//! sandbox) was enough to make it repeat the call instead. The note
+//! `agent.tool_hint` appends (asking for the `\boxed{}` answer) is the
+//! exception: it is what makes the plain questions end in an answer.
 
 mod common;
 
@@ -54,15 +56,31 @@ fn a_real_small_model_answers_with_the_python_tool() {
          max_output_tokens = 512\ncontext_window_tokens = 8192\ntask_timeout_secs = 600\n",
     )
     .unwrap();
+    // Plain questions, as a user asks them, under MiroThinker 1.7's rules
+    // with the steering for general-purpose models (`agent.tool_hint`,
+    // `check_unverified_answers`): the ones of tests/data/computational.jsonl
+    // this model answers right at temperature 0, run after run.
+    let general = dir.path().join("small-model-1.7.toml");
+    std::fs::write(
+        &general,
+        "name = \"small-model-1.7\"\nextends = \"mirothinker-1.7\"\n[agent]\nmax_turns = 6\ntemperature = 0.0\n\
+         max_output_tokens = 512\ncontext_window_tokens = 8192\ntask_timeout_secs = 600\ntool_hint = true\n\
+         check_unverified_answers = true\n[tools]\nenabled = [\"tool-python.*\"]\n",
+    )
+    .unwrap();
     let questions = [
         (
             "Use the run_python_code tool of the tool-python server to compute 123456789 * 987654321 and print the result.",
             "121932631112635269",
+            &policy,
         ),
         (
             "Use the run_python_code tool of the tool-python server to compute 2 ** 100 - 12345 and print the result.",
             "1267650600228229401496703193031",
+            &policy,
         ),
+        ("What is 123456789 * 987654321?", "121932631112635269", &general),
+        ("What is 7**222 mod 1000?", "49", &general),
     ];
     // The second question goes through a real daemon (`fathom run` finds
     // its socket), the first in-process.
@@ -74,7 +92,7 @@ fn a_real_small_model_answers_with_the_python_tool() {
         &[("FATHOM_LLM_BASE_URL", model.base_url.as_str()), ("FATHOM_LLM_MODEL", "qwen0.5b")],
         &[],
     ));
-    for (i, (question, expected)) in questions.iter().enumerate() {
+    for (i, (question, expected, policy)) in questions.iter().enumerate() {
         let trace_path = dir.path().join(format!("trace-{i}.json"));
         let socket = if i == 1 { daemon.socket.clone() } else { dir.path().join("no-daemon.sock") };
         let out = Command::new(env!("CARGO_BIN_EXE_fathom"))

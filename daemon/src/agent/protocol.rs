@@ -529,6 +529,16 @@ pub fn resolve_tool(tools: &[ToolInfo], server: &str, tool: &str) -> Option<(Str
 pub const FORMAT_REMINDER: &str = "Your reply has no tool call and no final answer. If you need a tool, call it in \
 the format the system prompt gives; if you have the answer, write it as \\boxed{your answer}.";
 
+/// Told once when the summary step answered with a tool call instead of an
+/// answer (a known habit of the original's models too).
+pub const SUMMARY_WITHOUT_TOOLS: &str = "No tool can be called in this step. Answer from the results above: \
+reply with the final answer in \\boxed{}, and nothing else.";
+
+/// Appended to a Python result under `agent.tool_hint`: general-purpose
+/// models otherwise go on calling after the result that answers the task.
+pub const RESULT_HINT: &str =
+    "\n\n(If this result answers the question, reply with the final answer in \\boxed{} now.)";
+
 static FENCED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)```").unwrap());
 
@@ -547,6 +557,17 @@ pub fn unverified_answer_nudge(tools: &[ToolInfo], native: bool) -> Option<Strin
     })
 }
 
+/// The example code of [`tool_hint`]'s call. Small models copy it verbatim,
+/// so the loop recognises a call that runs it (see [`copied_example`]).
+pub const HINT_EXAMPLE_CODE: &str = "<Python code that prints the answer>";
+
+/// Whether a call's code is [`tool_hint`]'s example (whitespace aside).
+pub fn copied_example(tool: &str, args: &Map<String, Value>) -> bool {
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    tool == "run_python_code"
+        && args.get("code_block").and_then(Value::as_str).is_some_and(|c| squash(c) == squash(HINT_EXAMPLE_CODE))
+}
+
 /// For the task's first message (`agent.tool_hint`): the Python tool by
 /// name and the exact call that runs code, when that tool is installed.
 /// Small general-purpose models follow the tool protocol when told the
@@ -555,12 +576,12 @@ pub fn tool_hint(tools: &[ToolInfo], native: bool) -> Option<String> {
     let (server, tool) = resolve_tool(tools, "tool-python", "run_python_code")?;
     let lead = "Do not compute from memory: for arithmetic, dates, counting, strings or a file, run Python with the \
                 tool `run_python_code` and wait for its result.";
-    let args = r#"{"code_block": "print(2 ** 10)"}"#;
+    let args = serde_json::json!({ "code_block": HINT_EXAMPLE_CODE }).to_string();
     let call = if native {
         format!("Call the function `{}` with arguments like {args}", native_name(&server, &tool))
     } else {
         format!(
-            "Reply with a tool call like this one, with your code in place of the example:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+            "Reply with a tool call like this one, with your code in place of the placeholder:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
         )
     };
     Some(format!("{lead} {call}\n\nThen give the final answer in \\boxed{{}}."))

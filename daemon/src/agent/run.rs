@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::protocol::{
-    FORMAT_REMINDER, ToolCall, arguments_or_failure, extract_boxed, has_tool_tags, is_refusal, native_name,
-    native_tools, parse_tool_calls, resolve_tool, system_prompt, system_prompt_native, through_last_call, tool_hint,
-    unrun_code_nudge, unverified_answer_nudge,
+    FORMAT_REMINDER, RESULT_HINT, SUMMARY_WITHOUT_TOOLS, ToolCall, arguments_or_failure, copied_example, extract_boxed,
+    has_tool_tags, is_refusal, native_name, native_tools, parse_tool_calls, resolve_tool, system_prompt,
+    system_prompt_native, through_last_call, tool_hint, unrun_code_nudge, unverified_answer_nudge,
 };
 use super::tokens;
 use crate::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
@@ -418,6 +418,17 @@ fn alternation(recent: &[String], next: &str) -> Option<String> {
 
 /// A looping reply, cut just before its tail starts to repeat: what the
 /// model said before it got stuck stays in the conversation.
+/// The answer to a call that ran [`tool_hint`]'s example code.
+fn example_copied(question: &str) -> String {
+    let mut q: String = question.chars().take(300).collect();
+    if q.len() < question.len() {
+        q.push_str(" ...");
+    }
+    format!(
+        "That is the example from the instructions, not code for this task, so it was not run. Write Python that computes the answer to the question ({q:?}) and run that with run_python_code."
+    )
+}
+
 fn cut_repetition(reply: &str) -> String {
     let chars: Vec<char> = reply.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(50)..].iter().collect();
@@ -962,6 +973,12 @@ impl Agent<'_> {
                     );
                     self.emit(t, Event::Note { turn, kind: "tool_resolved".into(), message });
                 }
+                if cfg.tool_hint && copied_example(&tool, &call.arguments) {
+                    let message = example_copied(&t.question);
+                    self.emit(t, Event::Intervention { turn, kind: "example_copied".into(), message: message.clone() });
+                    results.push((id, message));
+                    continue;
+                }
                 if let Some(key) = query_key(&tool, &call.arguments) {
                     let k = format!("{tool}\u{0}{key}");
                     if t.seen_queries.contains_key(&k) {
@@ -1067,6 +1084,9 @@ impl Agent<'_> {
                     let message = "the code tried to reach the network, which code tools have none of".to_owned();
                     self.emit(t, Event::Note { turn, kind: "network_attempt".into(), message });
                 }
+                // Not after a traceback: that result answers nothing.
+                let hint = cfg.tool_hint && ok && tool == "run_python_code" && !text.contains("[error]");
+                let text = if hint { text + RESULT_HINT } else { text };
                 self.emit(t, Event::ToolResult { turn, server, tool, ok, output: text.clone(), wall_ms, usage });
                 results.push((id, cut(text)));
             }
@@ -1124,13 +1144,23 @@ impl Agent<'_> {
             t.messages.pop();
         }
         t.messages.push(Message::new("user", summary_prompt(&t.question)));
+        let mut told_no_tools = false;
         loop {
             match self.ask(t, Some("none")).await {
                 Ok(reply) => {
                     t.messages.push(Message::new("assistant", reply.content.clone()));
                     let turn = t.turns;
                     self.emit(t, Event::Assistant { turn, content: reply.content.clone(), summary: true });
-                    return Ok(extract_boxed(&reply.content));
+                    let answer = extract_boxed(&reply.content);
+                    // A call instead of the answer: told once that this step has no tools.
+                    if answer.is_none() && !told_no_tools && !self.calls_of(t, &reply).is_empty() {
+                        told_no_tools = true;
+                        let message = SUMMARY_WITHOUT_TOOLS.to_owned();
+                        self.emit(t, Event::Intervention { turn, kind: "summary_tool_call".into(), message });
+                        t.messages.push(Message::new("user", SUMMARY_WITHOUT_TOOLS));
+                        continue;
+                    }
+                    return Ok(answer);
                 }
                 // Still too long: give up turns from the end, keeping the task.
                 Err(Stop::Context(why)) if t.messages.len() > 4 => {
