@@ -55,7 +55,7 @@ async fn main() {
     let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5_000);
     let rt = common::runtime().await;
     let policy = common::policy(|p| {
-        p.sandbox.max_sandboxes = n as u64;
+        p.sandbox.max_sandboxes = n as u64 + 1; // and the warm-up one
         p.sandbox.call_timeout_secs = 600.0;
     });
     let session = Session::new(rt.clone(), SessionOptions::new(policy)).unwrap();
@@ -115,10 +115,13 @@ async fn main() {
         per(idle.1, before.1),
         per(idle.0, before.0)
     );
+    // Rss counts a page of the shared snapshot once per sandbox mapping it;
+    // Pss is the process's real share of memory.
     println!(
-        "process resident                   {:.0} MB with {open} idle, {:.0} MB after the second calls",
+        "process memory                     pss {:.0} MB, rss {:.0} MB with {open} idle; pss {:.0} MB after the second calls",
+        idle.1 as f64 / 1024.0,
         idle.0 as f64 / 1024.0,
-        after.0 as f64 / 1024.0
+        after.1 as f64 / 1024.0
     );
     summary("first call (new sandbox)", first);
     summary("second call (live sandbox)", second);

@@ -187,6 +187,9 @@ struct Table {
     expired: BTreeSet<String>,
     /// Workspace for tools that take no `sandbox_id`; not listed or counted.
     scratch: Option<Arc<Sandbox>>,
+    /// The earliest `expires_at` of the live sandboxes: every call sweeps,
+    /// and with thousands live it must not scan them all each time.
+    next_expiry: Option<Instant>,
 }
 
 pub struct Session {
@@ -346,7 +349,7 @@ impl Session {
         if table.live.len() as u64 >= max {
             return Err(format!(
                 "this task already has {max} live sandboxes, the most its policy allows (sandbox.max_sandboxes); reuse one of: {}",
-                table.live.keys().cloned().collect::<Vec<_>>().join(", ")
+                id_list(table.live.keys().map(String::as_str))
             ));
         }
         let ticket = match &self.budget {
@@ -361,6 +364,7 @@ impl Session {
         let mut sandbox = self.make_sandbox(id, timeout, workspace)?;
         sandbox._ticket = ticket;
         let sandbox = Arc::new(sandbox);
+        table.next_expiry = Some(table.next_expiry.map_or(sandbox.expires_at, |t| t.min(sandbox.expires_at)));
         table.live.insert(sandbox.id.clone(), sandbox.clone());
         Ok(sandbox)
     }
@@ -395,12 +399,16 @@ impl Session {
     fn sweep(&self) {
         let now = Instant::now();
         let mut table = self.table.lock().unwrap();
+        if table.next_expiry.is_none_or(|t| now < t) {
+            return;
+        }
         let dead: Vec<String> =
             table.live.iter().filter(|(_, s)| s.expires_at <= now).map(|(k, _)| k.clone()).collect();
         for id in dead {
             table.live.remove(&id);
             table.expired.insert(id);
         }
+        table.next_expiry = table.live.values().map(|s| s.expires_at).min();
     }
 
     fn resolve(&self, id: &str) -> Result<Arc<Sandbox>, String> {
@@ -409,16 +417,16 @@ impl Session {
         if let Some(s) = table.live.get(id) {
             return Ok(s.clone());
         }
-        let known = table.live.keys().cloned().collect::<Vec<_>>();
         let why = if table.expired.contains(id) {
             format!("sandbox '{id}' has expired (its create_sandbox timeout passed) and its files are gone")
         } else {
             format!("sandbox '{id}' does not exist")
         };
-        Err(if known.is_empty() {
+        Err(if table.live.is_empty() {
             format!("{why}; no sandbox is live: create one with tool-python.create_sandbox")
         } else {
-            format!("{why}; live sandboxes: {} (or create one with tool-python.create_sandbox)", known.join(", "))
+            let known = id_list(table.live.keys().map(String::as_str));
+            format!("{why}; live sandboxes: {known} (or create one with tool-python.create_sandbox)")
         })
     }
 
@@ -451,7 +459,7 @@ impl Session {
             [one] => Ok((one.clone(), false)),
             many => Err(format!(
                 "`sandbox_id` is missing and this task has several sandboxes: {}; say which one",
-                many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                id_list(many.iter().map(|s| s.id.as_str()))
             )),
         }
     }
@@ -468,7 +476,7 @@ impl Session {
             [one] => Ok(one.clone()),
             many => Err(format!(
                 "`sandbox_id` is missing and this task has several sandboxes: {}; say which one holds the file",
-                many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                id_list(many.iter().map(|s| s.id.as_str()))
             )),
         }
     }
@@ -754,6 +762,19 @@ fn sandbox_optional(info: &ToolInfo) -> bool {
     !required.is_some_and(|r| r.iter().any(|v| v == "sandbox_id"))
 }
 
+/// Sandbox ids for a message: the first [`LISTED_IDS`], then how many more.
+fn id_list<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let more = ids.len().saturating_sub(LISTED_IDS);
+    let mut list = ids.take(LISTED_IDS).collect::<Vec<_>>().join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    list
+}
+
+/// How many sandbox ids a message lists (a task may have thousands).
+const LISTED_IDS: usize = 20;
+
 fn plain_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && !id.starts_with('-')
@@ -850,5 +871,18 @@ pub(crate) async fn arm_and<R>(
     match tokio::time::timeout(budget(policy) + GRACE, f(store)).await {
         Ok(r) => r,
         Err(_) => Err(wasmtime::Error::new(HostTimeout)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_lists_twenty_sandbox_ids_then_counts_the_rest() {
+        let ids: Vec<String> = (0..25).map(|i| format!("s{i}")).collect();
+        let list = id_list(ids.iter().map(String::as_str));
+        assert!(list.starts_with("s0, s1, ") && list.ends_with("s19 and 5 more"), "{list}");
+        assert_eq!(id_list(["a", "b"].into_iter()), "a, b");
     }
 }
