@@ -46,6 +46,28 @@ async fn deadline_stops_an_infinite_loop_on_time() {
     assert_eq!(out.limit.as_ref().unwrap().key, "sandbox.call_timeout_secs", "{}", out.output);
 }
 
+/// `call_fuel = 0`: no fuel budget, so the call runs on the engine that does
+/// not meter fuel (it reports none used), and the deadline still stops a
+/// busy loop on time; Python keeps its state there as on the metered engine.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_fuel_budget_the_deadline_alone_stops_an_infinite_loop() {
+    let f = Fixture::new(policy(|p| {
+        p.sandbox.call_fuel = 0;
+        p.sandbox.call_timeout_secs = 1.0;
+    }))
+    .await;
+    let start = Instant::now();
+    let out = f.call("hostile.spin", json!({})).await;
+    assert_within(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(out.limit.as_ref().unwrap().key, "sandbox.call_timeout_secs", "{}", out.output);
+    assert_eq!(out.fuel, 0, "no fuel is metered");
+    let set = f.call("tool-python.run_python_code", json!({"code_block": "x = 6 * 7"})).await;
+    assert!(set.ok, "{}", set.output);
+    let read = f.call("tool-python.run_python_code", json!({"code_block": "print(x)"})).await;
+    assert_eq!(read.output, "[stdout]\n42");
+    assert_eq!(read.fuel, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn deadline_stops_a_call_blocked_in_the_host() {
     let f = Fixture::new(policy(|p| p.sandbox.call_timeout_secs = 0.5)).await;

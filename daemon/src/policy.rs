@@ -481,7 +481,7 @@ impl Apply<'_> {
         let s = &f.sandbox;
         let ps = &mut p.sandbox;
         self.num("sandbox.call_timeout_secs", &s.call_timeout_secs, &mut ps.call_timeout_secs, 0.001, 86_400.0);
-        self.num("sandbox.call_fuel", &s.call_fuel, &mut ps.call_fuel, 1, u64::MAX);
+        self.num("sandbox.call_fuel", &s.call_fuel, &mut ps.call_fuel, 0, u64::MAX);
         // wasm32 linear memory cannot exceed 4 GiB.
         self.num("sandbox.memory_mb", &s.memory_mb, &mut ps.memory_mb, 1, 4096);
         self.num("sandbox.output_bytes", &s.output_bytes, &mut ps.output_bytes, 1, 1 << 30);

@@ -162,18 +162,27 @@ fn main() {
         println!("create 1,000 sessions (to first result)  {:8.0} ms", ms(t.elapsed()));
         drop(session);
 
-        // Compute, execution only, median of 5, side by side.
-        let session = Session::new(rt.clone(), SessionOptions::new(common::policy(|_| {}))).unwrap();
-        let sb = new_sandbox(&session).await;
-        let mut ratios = Vec::new();
-        println!("{:<20} {:>12} {:>12} {:>8}", "workload", "fathom ms", "cpython ms", "ratio");
+        // Compute, execution only, median of 5, side by side: under a fuel
+        // budget (the default policy) and without one (`call_fuel = 0`, the
+        // engine that does not meter fuel), runs interleaved.
+        let metered = Session::new(rt.clone(), SessionOptions::new(common::policy(|_| {}))).unwrap();
+        let unmetered =
+            Session::new(rt.clone(), SessionOptions::new(common::policy(|p| p.sandbox.call_fuel = 0))).unwrap();
+        let (sb_fuel, sb_free) = (new_sandbox(&metered).await, new_sandbox(&unmetered).await);
+        run(&unmetered, &sb_free, "pass").await; // builds the second engine's instance outside the timing
+        let mut ratios = (Vec::new(), Vec::new());
+        println!(
+            "{:<20} {:>12} {:>14} {:>12} {:>8} {:>10}",
+            "workload", "fathom ms", "no-fuel ms", "cpython ms", "ratio", "no-fuel"
+        );
+        let ms_of = |out: String| out.trim_start_matches("[stdout]\n").trim().parse::<f64>().unwrap();
         for (name, code) in WORKLOADS {
-            let mut ours = Vec::new();
+            let (mut fuel, mut free) = (Vec::new(), Vec::new());
             for _ in 0..5 {
-                let out = run(&session, &sb, &timed(code)).await;
-                ours.push(out.trim_start_matches("[stdout]\n").trim().parse::<f64>().unwrap());
+                fuel.push(ms_of(run(&metered, &sb_fuel, &timed(code)).await));
+                free.push(ms_of(run(&unmetered, &sb_free, &timed(code)).await));
             }
-            let ours = median(ours);
+            let (fuel, free) = (median(fuel), median(free));
             if let Some(py) = &python {
                 let mut theirs = Vec::new();
                 for _ in 0..5 {
@@ -181,15 +190,24 @@ fn main() {
                     theirs.push(String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap());
                 }
                 let theirs = median(theirs);
-                ratios.push(ours / theirs);
-                println!("{name:<20} {ours:>12.2} {theirs:>12.2} {:>7.1}x", ours / theirs);
+                ratios.0.push(fuel / theirs);
+                ratios.1.push(free / theirs);
+                println!(
+                    "{name:<20} {fuel:>12.2} {free:>14.2} {theirs:>12.2} {:>7.1}x {:>9.1}x",
+                    fuel / theirs,
+                    free / theirs
+                );
             } else {
-                println!("{name:<20} {ours:>12.2} {:>12} {:>8}", "n/a", "n/a");
+                println!("{name:<20} {fuel:>12.2} {free:>14.2} {:>12} {:>8} {:>10}", "n/a", "n/a", "n/a");
             }
         }
-        if !ratios.is_empty() {
-            let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
-            println!("geometric mean of ratios: {geo:.2}x slower than CPython");
+        let geo = |r: &[f64]| (r.iter().map(|r| r.ln()).sum::<f64>() / r.len() as f64).exp();
+        if !ratios.0.is_empty() {
+            println!(
+                "geometric mean of ratios: {:.2}x slower than CPython with fuel, {:.2}x without",
+                geo(&ratios.0),
+                geo(&ratios.1)
+            );
         }
     });
 }

@@ -110,54 +110,93 @@ impl RuntimeOptions {
     }
 }
 
-/// The engine and the installed tools, shared by every session.
+/// The installed tools, shared by every session, compiled for two engines:
+/// one that meters fuel and one that does not.
+///
+/// Fuel makes a budget deterministic (the same call stops at the same
+/// instruction on any machine), and its accounting costs guest code about a
+/// fifth of its speed (`cargo bench --bench python` prints both). A policy
+/// with a fuel budget (`sandbox.call_fuel`) runs on the metered engine; one
+/// with `call_fuel = 0` on the other, bounded by the wall-clock deadline
+/// alone (epoch interruption, which both engines have). The second engine
+/// and its compiled tools are made the first time a policy asks for them.
 pub struct Runtime {
+    metered: Flavor,
+    unmetered: tokio::sync::OnceCell<Flavor>,
+    opts: RuntimeOptions,
+}
+
+/// One engine with its compile cache and the tools compiled for it.
+pub struct Flavor {
     engine: Engine,
     cache: CompileCache,
     registry: registry::Registry,
 }
 
-impl Runtime {
-    pub async fn new(opts: RuntimeOptions) -> wasmtime::Result<Arc<Runtime>> {
-        let engine = build_engine(&opts)?;
+impl Flavor {
+    async fn load(opts: &RuntimeOptions, fuel: bool) -> wasmtime::Result<Flavor> {
+        let engine = build_engine(opts, fuel)?;
         spawn_epoch_ticker(&engine);
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
         crate::caps::link(&mut linker)?;
-        let registry = registry::Registry::load(&engine, &linker, &cache, &opts).await;
-        Ok(Arc::new(Runtime { engine, cache, registry }))
+        let registry = registry::Registry::load(&engine, &linker, &cache, opts).await;
+        Ok(Flavor { engine, cache, registry })
+    }
+}
+
+impl Runtime {
+    pub async fn new(opts: RuntimeOptions) -> wasmtime::Result<Arc<Runtime>> {
+        let metered = Flavor::load(&opts, true).await?;
+        Ok(Arc::new(Runtime { metered, unmetered: tokio::sync::OnceCell::new(), opts }))
     }
 
+    /// The metered engine (the one every tool is described with).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.metered.engine
     }
 
     pub fn cache(&self) -> &CompileCache {
-        &self.cache
+        &self.metered.cache
+    }
+
+    /// The flavor a policy runs on: metered when it sets a fuel budget.
+    /// The unmetered one is built on first use; should that fail (it
+    /// cannot, short of the machine refusing an engine), the metered one
+    /// with an unlimited budget serves instead.
+    pub(crate) async fn flavor(&self, fuel: bool) -> &Flavor {
+        if fuel {
+            return &self.metered;
+        }
+        let built = self.unmetered.get_or_try_init(|| Flavor::load(&self.opts, false)).await;
+        built.unwrap_or_else(|e| {
+            tracing::warn!("cannot build the engine without fuel metering ({e:#}); using the metered one");
+            &self.metered
+        })
     }
 
     /// Every tool a task could call, sorted by server and name.
     pub fn tools(&self) -> &[ToolInfo] {
-        &self.registry.tools
+        &self.metered.registry.tools
     }
 
     /// The loaded components, with where each came from.
     pub fn components(&self) -> Vec<ComponentInfo> {
-        self.registry.components.iter().map(|c| c.info()).collect()
+        self.metered.registry.components.iter().map(|c| c.info()).collect()
     }
 
     /// Components that could not be loaded, and why. They are skipped; every
     /// other tool keeps working.
     pub fn load_errors(&self) -> &[LoadError] {
-        &self.registry.errors
+        &self.metered.registry.errors
     }
 }
 
-fn build_engine(opts: &RuntimeOptions) -> wasmtime::Result<Engine> {
+fn build_engine(opts: &RuntimeOptions, fuel: bool) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
+        .consume_fuel(fuel)
         .epoch_interruption(true)
         .cranelift_opt_level(opts.opt_level)
         // Interpreters recurse deeply; a guest stack overflow is still a

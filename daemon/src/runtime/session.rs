@@ -19,7 +19,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
-use super::{BudgetTicket, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
+use super::{BudgetTicket, Flavor, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
 use crate::caps::deadline::{GRACE, HostTimeout, budget};
 use crate::caps::disk::DiskMeter;
 use crate::caps::filesystem::{Mounts, collect_outputs, discard_staged};
@@ -539,7 +539,8 @@ impl Session {
         if self.is_cancelled() {
             return CallOutcome::error("the task was cancelled; no more tool calls run".into());
         }
-        let Some(info) = self.rt.registry.lookup(server, tool) else {
+        let flavor = self.rt.flavor(self.policy.sandbox.call_fuel > 0).await;
+        let Some(info) = flavor.registry.lookup(server, tool) else {
             return CallOutcome::error(self.unknown_tool(server, tool));
         };
         if !self.policy.tool_enabled(server, tool) {
@@ -557,7 +558,7 @@ impl Session {
         args.retain(|_, v| !v.is_null());
         match info.kind {
             ToolKind::Builtin(Builtin::CreateSandbox) => self.builtin_create_sandbox(&args),
-            ToolKind::Component(index) => self.call_component(info, index, args, result_cap).await,
+            ToolKind::Component(index) => self.call_component(flavor, info, index, args, result_cap).await,
         }
     }
 
@@ -595,12 +596,13 @@ impl Session {
 
     async fn call_component(
         &self,
+        flavor: &Flavor,
         info: &ToolInfo,
         index: usize,
         args: Map<String, Value>,
         result_cap: Option<u64>,
     ) -> CallOutcome {
-        let component = &self.rt.registry.components[index];
+        let component = &flavor.registry.components[index];
         let mut created = None;
         let sandbox = if info.takes_sandbox {
             match args.get("sandbox_id") {
@@ -637,7 +639,7 @@ impl Session {
         };
         let mut live = guard.as_deref_mut().and_then(Option::take);
         if live.is_none() {
-            match self.new_live(component, &sandbox) {
+            match self.new_live(&flavor.engine, component, &sandbox) {
                 Ok(l) => live = Some(l),
                 Err(e) => {
                     let why = self.guest_view(&format!("{e:#}"), &sandbox);
@@ -731,7 +733,12 @@ impl Session {
         outcome
     }
 
-    fn new_live(&self, component: &LoadedComponent, sandbox: &Sandbox) -> wasmtime::Result<Live> {
+    fn new_live(
+        &self,
+        engine: &wasmtime::Engine,
+        component: &LoadedComponent,
+        sandbox: &Sandbox,
+    ) -> wasmtime::Result<Live> {
         // The manifest asks for local files; only the policy grants them.
         let local_files = component.local_files && self.policy.grants_local_files(&component.server);
         let mut mounts = Mounts {
@@ -748,7 +755,7 @@ impl Session {
             mounts.outputs = Some((dir.path().to_path_buf(), self.outputs.clone()));
             staging = Some(dir);
         }
-        let store = new_store(self.rt.engine(), &self.policy, &mounts, &self.extras, &component.server)?;
+        let store = new_store(engine, &self.policy, &mounts, &self.extras, &component.server)?;
         Ok(Live { store, tool: None, staging })
     }
 }
