@@ -3684,6 +3684,100 @@ foobar
         code: 0,
     },
     Case {
+        name: r#"grep_lines_found_by_one_scan"#,
+        files: &[(
+            r#"f"#,
+            Some(
+                r#"alpha 1
+
+beta 22
+gamma 333
+
+alpha 4444"#,
+            ),
+        )],
+        cmd: r#"grep -n alpha f; grep -c '^$' f; grep -n '^$' f"#,
+        out: r#"1:alpha 1
+6:alpha 4444
+2
+2:
+5:
+"#,
+        code: 0,
+    },
+    Case {
+        name: r#"grep_byte_offsets"#,
+        files: &[(
+            r#"f"#,
+            Some(
+                r#"alpha 1
+
+beta 22
+gamma 333
+
+alpha 4444"#,
+            ),
+        )],
+        cmd: r#"grep -b a f; grep -ob 'a[0-9 ]' f"#,
+        out: r#"0:alpha 1
+9:beta 22
+17:gamma 333
+28:alpha 4444
+4:a 
+12:a 
+21:a 
+32:a 
+"#,
+        code: 0,
+    },
+    Case {
+        name: r#"grep_max_count"#,
+        files: &[(
+            r#"f"#,
+            Some(
+                r#"alpha 1
+
+beta 22
+gamma 333
+
+alpha 4444"#,
+            ),
+        )],
+        cmd: r#"grep -m2 -n a f; grep -m1 -c a f"#,
+        out: r#"1:alpha 1
+3:beta 22
+1
+"#,
+        code: 0,
+    },
+    Case {
+        name: r#"grep_match_at_a_line_end_and_no_final_newline"#,
+        files: &[(
+            r#"f"#,
+            Some(
+                r#"alpha 1
+
+beta 22
+gamma 333
+
+alpha 4444"#,
+            ),
+        )],
+        cmd: r#"grep -n 'a\s' f; grep -n '[^a-z]$' f; grep -nx 'alpha 4444' f; grep -c '' f"#,
+        out: r#"1:alpha 1
+3:beta 22
+4:gamma 333
+6:alpha 4444
+1:alpha 1
+3:beta 22
+4:gamma 333
+6:alpha 4444
+6:alpha 4444
+6
+"#,
+        code: 0,
+    },
+    Case {
         name: r#"b2_test_z_unset"#,
         files: &[],
         cmd: r#"[ -z "$UNSET" ] && echo unset; [ -n "$HOME" ] && echo home"#,

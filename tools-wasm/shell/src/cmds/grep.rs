@@ -300,51 +300,129 @@ fn walk(
     }
 }
 
-/// The indices of the lines of `data` (split as `lines`) that `re` matches,
-/// found with `scan` (the same pattern in multi-line mode).
+/// The lines of `data` that `re` matches, as (byte offset, line), found
+/// with `scan` (the same pattern in multi-line mode) and the line around
+/// each match found by `memchr`: the input is never split into lines.
 /// A match found in the whole input may run across a newline (`\s`,
 /// `[^x]`), so each candidate line is confirmed on its own, as grep does.
-fn matching_lines(scan: &Regex, re: &Regex, data: &[u8], lines: &[&[u8]]) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(lines.len());
-    let mut off = 0;
-    for l in lines {
-        starts.push(off);
-        off += l.len() + 1;
-    }
+fn matching_lines<'a>(scan: &Regex, re: &Regex, data: &'a [u8]) -> Vec<(usize, &'a [u8])> {
+    // Past the last line: after a final newline there is no line.
+    let end_of_lines = if data.ends_with(b"\n") { data.len() - 1 } else { data.len() };
     let mut hits = Vec::new();
     let mut pos = 0;
     while pos <= data.len() {
         let Some(m) = scan.find_at(data, pos) else { break };
-        // The line holding the match's start.
-        let i = starts.partition_point(|&s| s <= m.start()).saturating_sub(1);
-        let Some(line) = lines.get(i) else { break };
+        let start = memchr::memrchr(b'\n', &data[..m.start()]).map_or(0, |i| i + 1);
+        if data.is_empty() || start > end_of_lines {
+            break;
+        }
+        let end = memchr::memchr(b'\n', &data[m.start()..]).map_or(data.len(), |i| m.start() + i);
+        let line = &data[start..end];
         if re.is_match(line) {
-            hits.push(i);
+            hits.push((start, line));
         }
         // On to the next line; an empty match at the very end (`^$`,
         // `x*`) lies past the last line and must not be found again.
-        pos = (starts[i] + line.len() + 1).max(m.start() + 1);
+        pos = (end + 1).max(m.start() + 1);
     }
     hits
 }
 
 /// Search one input; returns whether something matched.
 fn search(ctx: &mut Ctx, g: &G, name: &str, data: &[u8]) -> bool {
-    let binary = !g.text && data.contains(&0);
+    let binary = !g.text && memchr::memchr(0, data).is_some();
     if binary && g.ignore_binary {
         return false;
     }
-    let lines = fsutil::lines(data);
     // Most searches match few lines: one scan of the whole input finds them
     // far faster than a regex call per line (the call overhead dominates
-    // on short lines). Inverted and match-everything searches go per line.
-    let hits = match &g.scan {
-        Some(scan) if !g.invert && !g.empty_match_all => Some(matching_lines(scan, &g.re, data, &lines)),
-        _ => None,
-    };
+    // on short lines), and without context lines nothing else of the input
+    // is looked at. Inverted and match-everything searches go per line.
+    if let Some(scan) = g.scan.as_ref().filter(|_| !g.invert && !g.empty_match_all) {
+        let hits = matching_lines(scan, &g.re, data);
+        if g.before == 0 && g.after == 0 {
+            return print_hits(ctx, g, name, data, &hits, binary);
+        }
+        let lines = fsutil::lines(data);
+        let mut index = LineIndex::default();
+        let hit_lines: Vec<usize> = hits.iter().map(|&(start, _)| index.of(data, start)).collect();
+        return search_lines(ctx, g, name, &lines, Some(&hit_lines), binary);
+    }
+    search_lines(ctx, g, name, &fsutil::lines(data), None, binary)
+}
+
+/// Line numbers (0-based) of increasing byte offsets, counted as it goes.
+#[derive(Default)]
+struct LineIndex {
+    offset: usize,
+    line: usize,
+}
+
+impl LineIndex {
+    fn of(&mut self, data: &[u8], start: usize) -> usize {
+        self.line += memchr::memchr_iter(b'\n', &data[self.offset..start]).count();
+        self.offset = start;
+        self.line
+    }
+}
+
+/// The output of a search without context lines, from its matching lines.
+fn print_hits(ctx: &mut Ctx, g: &G, name: &str, data: &[u8], hits: &[(usize, &[u8])], binary: bool) -> bool {
+    let plain_output = !(g.count || g.list || g.list_not || g.quiet || binary);
+    let hits = &hits[..g.max.map_or(hits.len(), |m| m.min(hits.len()))];
+    let mut out = Vec::new();
+    if plain_output {
+        let mut index = LineIndex::default();
+        for &(start, line) in hits {
+            let i = if g.number { index.of(data, start) } else { 0 };
+            print_line(&mut out, g, name, i, start, line);
+            if out.len() > crate::exec::MAX_BUF {
+                break;
+            }
+        }
+    }
+    report(ctx, g, name, hits.len(), binary, &out)
+}
+
+/// A matching line as grep prints it: with its prefix, or its matches (`-o`).
+fn print_line(out: &mut Vec<u8>, g: &G, name: &str, i: usize, offset: usize, line: &[u8]) {
+    if g.only {
+        for m in g.re.find_iter(line) {
+            if !m.as_bytes().is_empty() {
+                prefix(out, g, name, i, b':', offset + m.start());
+                out.extend_from_slice(m.as_bytes());
+                out.push(b'\n');
+            }
+        }
+    } else {
+        prefix(out, g, name, i, b':', offset);
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+}
+
+/// The file name, line number and byte offset before a line, as asked.
+fn prefix(out: &mut Vec<u8>, g: &G, name: &str, i: usize, sep: u8, offset: usize) {
+    if g.with_name {
+        out.extend_from_slice(name.as_bytes());
+        out.push(sep);
+    }
+    if g.number {
+        out.extend_from_slice((i + 1).to_string().as_bytes());
+        out.push(sep);
+    }
+    if g.byte_offset {
+        out.extend_from_slice(offset.to_string().as_bytes());
+        out.push(sep);
+    }
+}
+
+/// Search the lines of one input, with context lines; `hits` are the
+/// matching lines when already known.
+fn search_lines(ctx: &mut Ctx, g: &G, name: &str, lines: &[&[u8]], hits: Option<&[usize]>, binary: bool) -> bool {
     let mut next_hit = 0usize;
     let mut is_match = |i: usize, l: &[u8]| -> bool {
-        match &hits {
+        match hits {
             Some(h) => {
                 while next_hit < h.len() && h[next_hit] < i {
                     next_hit += 1;
@@ -361,25 +439,12 @@ fn search(ctx: &mut Ctx, g: &G, name: &str, data: &[u8]) -> bool {
     let mut offsets = Vec::with_capacity(if g.byte_offset { lines.len() } else { 0 });
     if g.byte_offset {
         let mut off = 0;
-        for l in &lines {
+        for l in lines {
             offsets.push(off);
             off += l.len() + 1;
         }
     }
-    let prefix = |out: &mut Vec<u8>, i: usize, sep: u8, off: Option<usize>| {
-        if g.with_name {
-            out.extend_from_slice(name.as_bytes());
-            out.push(sep);
-        }
-        if g.number {
-            out.extend_from_slice((i + 1).to_string().as_bytes());
-            out.push(sep);
-        }
-        if g.byte_offset {
-            out.extend_from_slice(off.unwrap_or(0).to_string().as_bytes());
-            out.push(sep);
-        }
-    };
+    let offset = |i: usize| offsets.get(i).copied().unwrap_or(0);
     let plain_output = !(g.count || g.list || g.list_not || g.quiet || binary);
     for (i, l) in lines.iter().enumerate() {
         if g.max.is_some_and(|m| count >= m) {
@@ -405,29 +470,18 @@ fn search(ctx: &mut Ctx, g: &G, name: &str, data: &[u8]) -> bool {
                     None => start,
                 };
                 for (j, cl) in lines.iter().enumerate().take(i).skip(from) {
-                    prefix(&mut out, j, b'-', offsets.get(j).copied());
+                    prefix(&mut out, g, name, j, b'-', offset(j));
                     out.extend_from_slice(cl);
                     out.push(b'\n');
                 }
             }
-            if g.only && !g.invert {
-                for m in g.re.find_iter(l) {
-                    if m.as_bytes().is_empty() {
-                        continue;
-                    }
-                    prefix(&mut out, i, b':', offsets.get(i).map(|o| o + m.start()));
-                    out.extend_from_slice(m.as_bytes());
-                    out.push(b'\n');
-                }
-            } else if !g.only {
-                prefix(&mut out, i, b':', offsets.get(i).copied());
-                out.extend_from_slice(l);
-                out.push(b'\n');
+            if !(g.only && g.invert) {
+                print_line(&mut out, g, name, i, offset(i), l);
             }
             last_printed = Some(i);
             after_left = g.after;
         } else if after_left > 0 && plain_output {
-            prefix(&mut out, i, b'-', offsets.get(i).copied());
+            prefix(&mut out, g, name, i, b'-', offset(i));
             out.extend_from_slice(l);
             out.push(b'\n');
             last_printed = Some(i);
@@ -437,6 +491,12 @@ fn search(ctx: &mut Ctx, g: &G, name: &str, data: &[u8]) -> bool {
             break;
         }
     }
+    report(ctx, g, name, count, binary, &out)
+}
+
+/// What grep prints for one input once its `count` matching lines and
+/// their output `out` are known; returns whether it counts as a match.
+fn report(ctx: &mut Ctx, g: &G, name: &str, count: usize, binary: bool, out: &[u8]) -> bool {
     if g.quiet {
         return count > 0;
     }
@@ -459,7 +519,7 @@ fn search(ctx: &mut Ctx, g: &G, name: &str, data: &[u8]) -> bool {
             ctx.errln(format!("grep: {name}: binary file matches"));
         }
     } else {
-        ctx.out.extend_from_slice(&out);
+        ctx.out.extend_from_slice(out);
     }
     if g.list_not { count == 0 } else { count > 0 }
 }
