@@ -1,5 +1,6 @@
-//! Memory capability: a cap on the linear memories of one instance, summed
-//! (`sandbox.memory_mb`), and bounds on its memories, tables and table
+//! Memory capability: a cap on the linear memories and tables of one
+//! instance, summed (`sandbox.memory_mb`; a table element counts as the
+//! host memory it takes), and bounds on its memories, tables and table
 //! elements.
 //!
 //! This is wasmtime's `StoreLimits` with one addition: it remembers that it
@@ -21,13 +22,15 @@ pub const MAX_CORE_INSTANCES: usize = 256;
 /// Table elements across every table of the instance (host memory, about
 /// 8 bytes each).
 pub const MAX_TABLE_ELEMENTS: usize = 4 << 20;
+/// What one table element costs the host (a pointer), counted against the cap.
+pub const TABLE_ELEMENT_BYTES: usize = 8;
 
 pub struct MemoryLimiter {
     inner: StoreLimits,
-    /// Bytes allowed across all linear memories of the instance.
+    /// Bytes allowed across all linear memories and tables of the instance.
     cap: usize,
     /// Bytes the instance's memories hold now (their sizes summed).
-    total: usize,
+    memories: usize,
     /// Table elements across all tables now.
     elements: usize,
     /// Size of the largest growth refused since the limiter was armed (the
@@ -37,7 +40,7 @@ pub struct MemoryLimiter {
 
 impl Default for MemoryLimiter {
     fn default() -> Self {
-        MemoryLimiter { inner: StoreLimits::default(), cap: usize::MAX, total: 0, elements: 0, refused: None }
+        MemoryLimiter { inner: StoreLimits::default(), cap: usize::MAX, memories: 0, elements: 0, refused: None }
     }
 }
 
@@ -55,15 +58,15 @@ impl MemoryLimiter {
                 .trap_on_grow_failure(false)
                 .build(),
             cap,
-            total: 0,
+            memories: 0,
             elements: 0,
             refused: None,
         }
     }
 
-    /// Bytes held by the instance's memories.
+    /// Bytes held by the instance's memories and tables.
     pub fn total(&self) -> usize {
-        self.total
+        self.memories.saturating_add(self.elements.saturating_mul(TABLE_ELEMENT_BYTES))
     }
 }
 
@@ -71,10 +74,11 @@ impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         // A new memory comes with current = 0: every memory counts, so the
         // cap is the instance's, not each memory's.
-        let total = (self.total - current.min(self.total)).saturating_add(desired);
+        let memories = (self.memories - current.min(self.memories)).saturating_add(desired);
+        let total = memories.saturating_add(self.elements.saturating_mul(TABLE_ELEMENT_BYTES));
         let ok = total <= self.cap && self.inner.memory_growing(current, desired, maximum)?;
         if ok {
-            self.total = total;
+            self.memories = memories;
         } else {
             self.refused = Some(total);
         }
@@ -83,9 +87,14 @@ impl ResourceLimiter for MemoryLimiter {
 
     fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         let elements = (self.elements - current.min(self.elements)).saturating_add(desired);
-        let ok = elements <= MAX_TABLE_ELEMENTS && self.inner.table_growing(current, desired, maximum)?;
+        let total = self.memories.saturating_add(elements.saturating_mul(TABLE_ELEMENT_BYTES));
+        let ok = elements <= MAX_TABLE_ELEMENTS
+            && total <= self.cap
+            && self.inner.table_growing(current, desired, maximum)?;
         if ok {
             self.elements = elements;
+        } else {
+            self.refused = Some(total);
         }
         Ok(ok)
     }
@@ -150,5 +159,29 @@ fn limit_hit(policy: &Policy, wanted: usize, what: &str, advice: &str) -> LimitH
             policy.sandbox.memory_mb,
             wanted.div_ceil(1 << 20)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memories and tables share one cap: what tables hold leaves less for
+    /// memories and the other way round, and every memory counts in full.
+    #[test]
+    fn memories_and_tables_are_capped_together() {
+        let mut l = MemoryLimiter::new(10 << 20);
+        assert!(l.memory_growing(0, 6 << 20, None).unwrap(), "a first memory within the cap");
+        // A second memory may not take what the first holds.
+        assert!(!l.memory_growing(0, 6 << 20, None).unwrap());
+        assert_eq!(l.refused, Some(12 << 20));
+        // 512 Ki elements are 4 MB of host memory: exactly what is left.
+        assert!(l.table_growing(0, 512 << 10, None).unwrap());
+        assert_eq!(l.total(), 10 << 20);
+        assert!(!l.table_growing(512 << 10, (512 << 10) + 1, None).unwrap(), "one element past the cap");
+        assert!(
+            !l.memory_growing(6 << 20, (6 << 20) + 65536, None).unwrap(),
+            "the memory cannot grow into the table's share"
+        );
     }
 }
