@@ -416,8 +416,6 @@ fn alternation(recent: &[String], next: &str) -> Option<String> {
     ))
 }
 
-/// A looping reply, cut just before its tail starts to repeat: what the
-/// model said before it got stuck stays in the conversation.
 /// The answer to a call that ran [`tool_hint`]'s example code.
 fn example_copied(question: &str) -> String {
     let mut q: String = question.chars().take(300).collect();
@@ -429,6 +427,8 @@ fn example_copied(question: &str) -> String {
     )
 }
 
+/// A looping reply, cut just before its tail starts to repeat: what the
+/// model said before it got stuck stays in the conversation.
 fn cut_repetition(reply: &str) -> String {
     let chars: Vec<char> = reply.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(50)..].iter().collect();
