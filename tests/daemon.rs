@@ -617,6 +617,8 @@ for family in text_string_to_metric_families(open(sys.argv[1]).read()):
     assert_eq!(value("fathom_sessions_live{}"), 1.0);
     assert_eq!(value("fathom_sandboxes_live{}"), 1.0);
     assert_eq!(value("fathom_queue_depth{}"), 0.0);
+    let warm = value("fathom_warm_instances{}");
+    assert!((0.0..=4.0).contains(&warm), "server.warm_pool is 4 by default: {warm}");
     assert_eq!(value(&format!("fathom_llm_endpoint_up{{url={}}}", m.url)), 1.0);
     assert_eq!(value(&format!("fathom_llm_endpoint_consecutive_failures{{url={}}}", m.url)), 0.0);
 }

@@ -343,6 +343,49 @@ async fn compile_cache_is_hit_on_restart_and_invalidated_by_engine_changes() {
 
 // ---- sandboxes and state -------------------------------------------------
 
+/// What a Python sandbox's first cell sees of its interpreter: names,
+/// modules, folders, and whether the warm-up's traces show anywhere.
+const FRESHNESS_PROBE: &str = r#"
+import sys, os, random, gc
+print(sorted(k for k in globals() if k not in ("sys", "os", "random", "gc")))
+print(sorted(sys.modules))
+print(os.getcwd(), sorted(os.listdir(".")), sorted(os.listdir("/tmp")), os.environ.get("TMPDIR"))
+print(any("_w" in vars(m) for m in list(sys.modules.values()) if hasattr(m, "__dict__")))
+print(gc.get_freeze_count() > 0, len(gc.get_objects()) < 10_000_000)
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandbox_from_the_warm_pool_is_as_fresh_as_a_new_one() {
+    let runtime_with = async |warm_pool: usize| {
+        let opts = fathom::runtime::RuntimeOptions { warm_pool, ..common::options(common::shared_cache()) };
+        Runtime::new(opts).await.unwrap()
+    };
+    let (pooled, unpooled) = (runtime_with(2).await, runtime_with(0).await);
+    common::wait_for_warm_pool(&pooled, 2).await;
+    assert_eq!(unpooled.warm_pool().ready, 0);
+
+    let first_cell = async |rt: &std::sync::Arc<Runtime>, code: &str| {
+        let session = Session::new(rt.clone(), SessionOptions::new(policy(|_| {}))).unwrap();
+        let out = session.call("tool-python", "run_python_code", &json!({ "code_block": code }).to_string()).await;
+        assert!(out.ok, "{}", out.output);
+        out.output
+    };
+    let taken = pooled.warm_pool().taken;
+    let warm = first_cell(&pooled, FRESHNESS_PROBE).await;
+    assert_eq!(pooled.warm_pool().taken, taken + 1, "the first call did not take a warm instance");
+    let fresh = first_cell(&unpooled, FRESHNESS_PROBE).await;
+    assert_eq!(warm, fresh);
+    assert!(warm.contains("/home/user [] [] /tmp\nFalse\nTrue True"), "{warm}");
+
+    // Each sandbox draws its own seed at its first call: not the warm-up's
+    // `seed(0)`, and not another pooled sandbox's.
+    let draw = "import random\nrandom.random()";
+    let seeded_zero = "[result]\n0.8444218515250481";
+    let (a, b) = (first_cell(&pooled, draw).await, first_cell(&pooled, draw).await);
+    assert!(a != b && a != seeded_zero && b != seeded_zero, "{a} / {b}");
+    assert_eq!(pooled.warm_pool().taken, taken + 3);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn stateful_instances_keep_state_per_sandbox_and_reset_after_a_trap() {
     let f = Fixture::new(policy(|p| p.sandbox.call_timeout_secs = 0.5)).await;

@@ -47,6 +47,10 @@ pub struct Search {
     pub index: Option<PathBuf>,
 }
 
+/// More warm instances than this only hold memory: they refill faster
+/// than sandboxes are made.
+pub const MAX_WARM_POOL: usize = 64;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Server {
@@ -65,6 +69,9 @@ pub struct Server {
     pub max_sandboxes: u64,
     /// A session unused this long is closed and its sandboxes freed.
     pub session_idle_secs: u64,
+    /// Python instances kept warm for new sandboxes, per engine (a first
+    /// call then skips the instance's start-up work); 0 turns it off.
+    pub warm_pool: usize,
     /// Largest request body (an uploaded file, say).
     pub max_body_mb: u64,
     /// How long a shutdown waits for running tasks to checkpoint.
@@ -81,6 +88,7 @@ impl Default for Server {
             queue: 1000,
             max_sandboxes: 256,
             session_idle_secs: 600,
+            warm_pool: 4,
             max_body_mb: 64,
             shutdown_grace_secs: 10,
         }
@@ -202,6 +210,7 @@ impl Config {
         set(&mut s.queue, "QUEUE")?;
         set(&mut s.max_sandboxes, "MAX_SANDBOXES")?;
         set(&mut s.session_idle_secs, "SESSION_IDLE_SECS")?;
+        set(&mut s.warm_pool, "WARM_POOL")?;
         set(&mut s.max_body_mb, "MAX_BODY_MB")?;
         set(&mut s.shutdown_grace_secs, "SHUTDOWN_GRACE_SECS")?;
         for (prefix, llm) in [
@@ -235,6 +244,9 @@ impl Config {
         }
         if s.max_sandboxes == 0 {
             return Err("server.max_sandboxes must be at least 1".into());
+        }
+        if s.warm_pool > MAX_WARM_POOL {
+            return Err(format!("server.warm_pool must be at most {MAX_WARM_POOL} (it is {})", s.warm_pool));
         }
         for (section, llm) in [("llm", &self.llm), ("summary_llm", &self.summary_llm), ("judge_llm", &self.judge_llm)] {
             if llm.max_in_flight == Some(0) {
@@ -475,6 +487,14 @@ pub fn pattern_covers(outer: &str, inner: &str) -> bool {
 mod tests {
     use super::{Config, SecretSource, pattern_covers};
     use crate::search::Backend;
+
+    #[test]
+    fn a_warm_pool_past_its_bound_is_refused_by_name() {
+        let mut c = Config::default();
+        assert_eq!(c.server.warm_pool, 4);
+        c.server.warm_pool = super::MAX_WARM_POOL + 1;
+        assert_eq!(c.validate().unwrap_err(), "server.warm_pool must be at most 64 (it is 65)");
+    }
 
     #[test]
     fn several_base_urls_are_replicas_of_one_endpoint() {

@@ -64,6 +64,8 @@ pub struct Snapshot {
     pub sandboxes: u64,
     pub sandboxes_max: u64,
     pub sessions: u64,
+    /// Warm instances ready for new sandboxes (`runtime::pool`).
+    pub warm_instances: u64,
     /// The model replicas the daemon has used (`llm::endpoints`).
     pub endpoints: Vec<crate::llm::EndpointHealth>,
 }
@@ -82,6 +84,7 @@ pub struct Metrics {
     sandboxes: Gauge,
     sandboxes_max: Gauge,
     sessions: Gauge,
+    warm_instances: Gauge,
     endpoint_up: Family<Endpoint, Gauge>,
     endpoint_in_flight: Family<Endpoint, Gauge>,
     endpoint_failures: Family<Endpoint, Gauge>,
@@ -109,6 +112,7 @@ impl Metrics {
             sandboxes: Gauge::default(),
             sandboxes_max: Gauge::default(),
             sessions: Gauge::default(),
+            warm_instances: Gauge::default(),
             endpoint_up: Family::default(),
             endpoint_in_flight: Family::default(),
             endpoint_failures: Family::default(),
@@ -138,6 +142,11 @@ impl Metrics {
             m.sandboxes_max.clone(),
         );
         registry.register("sessions_live", "Open API sessions", m.sessions.clone());
+        registry.register(
+            "warm_instances",
+            "Warm tool instances ready for new sandboxes (server.warm_pool per pooled component)",
+            m.warm_instances.clone(),
+        );
         registry.register(
             "llm_endpoint_up",
             "1 when a model replica is in service, 0 while it is left out after failing",
@@ -219,6 +228,7 @@ impl Metrics {
         self.sandboxes.set(now.sandboxes as i64);
         self.sandboxes_max.set(now.sandboxes_max as i64);
         self.sessions.set(now.sessions as i64);
+        self.warm_instances.set(now.warm_instances as i64);
         self.set_endpoints(&now.endpoints);
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -1,7 +1,9 @@
 //! # fathom-sdk: write a Fathom tool in a few lines
 //!
 //! A Fathom tool is a WebAssembly component (built for `wasm32-wasip2`) that
-//! implements the `fathom:tool` world in `sdk/wit/tool.wit`: it describes its
+//! implements the `fathom:tool` world in `sdk/wit/tool.wit` (as its
+//! `warmable-tool` extension, whose `warm-up` a toolbox may fill in with
+//! [`Toolbox::with_warm_up`]): it describes its
 //! tools in a manifest and answers calls of the form *tool name + JSON
 //! arguments → text*. This crate hides the component plumbing: a tool is a
 //! plain Rust function over a `serde` argument struct, and its JSON Schema —
@@ -228,7 +230,7 @@ pub mod summary_model {
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "wit",
-        world: "tool",
+        world: "warmable-tool",
         pub_export_macro: true,
         export_macro_name: "__export_tool_world",
         default_bindings_module: "fathom_sdk::__bindings",
@@ -338,6 +340,8 @@ pub struct Toolbox<S = ()> {
     snapshot: bool,
     state: S,
     tools: Vec<Entry<S>>,
+    /// What `warm-up` does (`with_warm_up`); nothing when unset.
+    warm_up: Option<fn(&mut S)>,
 }
 
 impl Toolbox<()> {
@@ -350,6 +354,7 @@ impl Toolbox<()> {
             snapshot: false,
             state: (),
             tools: Vec::new(),
+            warm_up: None,
         }
     }
 }
@@ -357,7 +362,15 @@ impl Toolbox<()> {
 impl<S: 'static> Toolbox<S> {
     /// A stateful toolbox: `state` lives as long as the sandbox's instance.
     pub fn stateful(server: impl Into<String>, state: S) -> Self {
-        Toolbox { server: server.into(), stateful: true, local_files: false, snapshot: false, state, tools: Vec::new() }
+        Toolbox {
+            server: server.into(),
+            stateful: true,
+            local_files: false,
+            snapshot: false,
+            state,
+            tools: Vec::new(),
+            warm_up: None,
+        }
     }
 
     /// Add a tool whose handler takes only its arguments.
@@ -405,6 +418,22 @@ impl<S: 'static> Toolbox<S> {
     pub fn with_snapshot(mut self) -> Self {
         self.snapshot = true;
         self
+    }
+
+    /// What a new instance does ahead of its first call when the host warms
+    /// it (the world's `warm-up`): the sandbox-independent work of a first
+    /// call, such as running a throwaway snippet in an interpreter. It runs
+    /// with no workspace and must leave no state a call could see.
+    pub fn with_warm_up(mut self, warm_up: fn(&mut S)) -> Self {
+        self.warm_up = Some(warm_up);
+        self
+    }
+
+    /// Run the warm-up, if the toolbox has one.
+    pub fn warm_up(&mut self) {
+        if let Some(f) = self.warm_up {
+            f(&mut self.state);
+        }
     }
 
     pub fn server(&self) -> &str {
@@ -458,6 +487,7 @@ pub fn schema_of<A: JsonSchema>() -> serde_json::Value {
 pub trait DynToolbox {
     fn manifest(&self) -> __bindings::Manifest;
     fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError>;
+    fn warm_up(&mut self);
 }
 
 impl<S: 'static> DynToolbox for Toolbox<S> {
@@ -480,6 +510,9 @@ impl<S: 'static> DynToolbox for Toolbox<S> {
     }
     fn call(&mut self, tool: &str, arguments: &str) -> Result<String, ToolError> {
         Toolbox::call(self, tool, arguments)
+    }
+    fn warm_up(&mut self) {
+        Toolbox::warm_up(self)
     }
 }
 
@@ -521,6 +554,9 @@ macro_rules! export {
                 }
                 fn call(tool: String, arguments: String) -> Result<String, $crate::__bindings::CallError> {
                     with(|tb| tb.call(&tool, &arguments)).map_err($crate::__to_call_error)
+                }
+                fn warm_up() {
+                    with(|tb| tb.warm_up())
                 }
             }
     $crate::__bindings::__export_tool_world!(Component with_types_in $crate::__bindings);

@@ -22,6 +22,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The `q` quantile (0.99: p99), nearest rank.
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+/// Minor page faults of this thread so far (copy-on-write copies of the
+/// snapshot's pages among them).
+fn minflt() -> u64 {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(7).unwrap().parse().unwrap()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -79,7 +93,6 @@ fn main() {
     tokio.block_on(async {
         let rt = Runtime::new(common::options(common::shared_cache())).await.unwrap();
         let policy = common::policy(|p| p.sandbox.max_sandboxes = 2000);
-        let session = Session::new(rt.clone(), SessionOptions::new(policy.clone())).unwrap();
         let new_sandbox = async |s: &Session| {
             let out = s.call("tool-python", "create_sandbox", "{}").await.output;
             out.rsplit(' ').next().unwrap().to_owned()
@@ -92,22 +105,85 @@ fn main() {
             out.output
         };
 
-        // Cold: a new sandbox to its first result. (`-- cold` repeats only
-        // this, for profiling.)
+        // Cold: a new sandbox to its first result, without a warm pool and
+        // with one (`runtime::pool`, the daemon's default size): given time
+        // to refill between sandboxes, and back to back, which drains it.
+        // (`-- cold` repeats only the first, for profiling.)
         let profile_cold = std::env::args().any(|a| a == "cold");
-        let mut cold = Vec::new();
-        for _ in 0..if profile_cold { 400 } else { 60 } {
-            let t = Instant::now();
-            let sb = new_sandbox(&session).await;
-            assert_eq!(run(&session, &sb, "print(1)").await, "[stdout]\n1");
-            cold.push(ms(t.elapsed()));
-        }
+        let runtime_with_pool = async |size: usize| {
+            let opts = fathom::runtime::RuntimeOptions { warm_pool: size, ..common::options(common::shared_cache()) };
+            Runtime::new(opts).await.unwrap()
+        };
+        // First-call times of `n` new sandboxes made `pause` apart by each
+        // of `at_once` makers, the page faults each first call took (on its
+        // thread: the call runs on it), the sandboxes per second all of
+        // them made, and the share that started in a warm instance.
+        let first_results = async |rt: &std::sync::Arc<Runtime>, n: usize, pause: Duration, at_once: usize| {
+            let session = Session::new(rt.clone(), SessionOptions::new(policy.clone())).unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await; // the pool fills
+            let taken = rt.warm_pool().taken;
+            let start = Instant::now();
+            let maker = async || {
+                let (mut times, mut faults) = (Vec::new(), Vec::new());
+                for _ in 0..n {
+                    tokio::time::sleep(pause).await;
+                    let t = Instant::now();
+                    let sb = new_sandbox(&session).await;
+                    let f = minflt();
+                    assert_eq!(run(&session, &sb, "print(1)").await, "[stdout]\n1");
+                    faults.push((minflt() - f) as f64);
+                    times.push(ms(t.elapsed()));
+                }
+                (times, faults)
+            };
+            let runs = futures_util::future::join_all((0..at_once).map(|_| maker())).await;
+            let rate = (n * at_once) as f64 / start.elapsed().as_secs_f64();
+            let warm = (rt.warm_pool().taken - taken) as f64 / (n * at_once) as f64;
+            let (times, faults): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
+            (times.concat(), median(faults.concat()), rate, warm)
+        };
         if profile_cold {
+            // Pooled first calls only: the pool holds all 400 before they
+            // start (so `perf record -D` can skip the filling).
+            let pooled = runtime_with_pool(400).await;
+            let t = Instant::now();
+            while pooled.warm_pool().ready < 400 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            eprintln!("pool filled in {:.1} s", t.elapsed().as_secs_f64());
+            let (cold, ..) = first_results(&pooled, 400, Duration::ZERO, 1).await;
             println!("cold median {:.2} ms", median(cold));
             return;
         }
-        // Free them again.
-        drop(session);
+        let unpooled = runtime_with_pool(0).await;
+        let (cold, ..) = first_results(&unpooled, 60, Duration::ZERO, 1).await;
+        let pooled = runtime_with_pool(fathom::config::Server::default().warm_pool).await;
+        let apart = Duration::from_millis(20);
+        let mut rows = Vec::new();
+        for (label, rt, pause, at_once) in [
+            ("no pool, 20 ms apart", &unpooled, apart, 1),
+            ("warm pool, 20 ms apart", &pooled, apart, 1),
+            ("no pool, back to back", &unpooled, Duration::ZERO, 1),
+            ("warm pool, back to back", &pooled, Duration::ZERO, 1),
+            ("warm pool, 4 makers at once", &pooled, Duration::ZERO, 4),
+            ("no pool, 4 makers at once", &unpooled, Duration::ZERO, 4),
+        ] {
+            let (times, faults, rate, warm) = first_results(rt, 60, pause, at_once).await;
+            rows.push((label, median(times.clone()), percentile(times, 0.99), faults, rate, warm));
+        }
+        for (label, p50, p99, faults, rate, warm) in &rows {
+            println!(
+                "new sandbox -> first print(1), {label:<28} p50 {p50:6.2} ms  p99 {p99:6.2} ms  {faults:4.0} page faults  {rate:4.0} sandboxes/s  {:3.0}% warm",
+                warm * 100.0
+            );
+        }
+        println!(
+            "warm pool / no pool: 20 ms apart {:.2}x, back to back {:.2}x, 4 at once {:.2}x",
+            rows[1].1 / rows[0].1,
+            rows[3].1 / rows[2].1,
+            rows[4].1 / rows[5].1
+        );
+        drop((unpooled, pooled));
         let session = Session::new(rt.clone(), SessionOptions::new(policy.clone())).unwrap();
         let mut native = Vec::new();
         if let Some(py) = &python {
@@ -118,7 +194,7 @@ fn main() {
                 assert_eq!(out.stdout, b"1\n");
             }
         }
-        let cold_m = median(cold);
+        let cold_m = median(cold.clone());
         println!(
             "new sandbox -> first print(1)      fathom {cold_m:8.2} ms   cpython process {:8.2} ms   ratio {:.2}",
             median(native.clone()),

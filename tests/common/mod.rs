@@ -28,13 +28,27 @@ pub fn options(cache: PathBuf) -> RuntimeOptions {
         // Benchmarks compare allocators with FATHOM_POOLING=1.
         pooling: std::env::var("FATHOM_POOLING").is_ok_and(|v| v == "1"),
         progress: None,
+        // Most first calls then run in a warm pool's instance, as in the
+        // daemon: every limit and escape test covers those too.
+        warm_pool: 2,
     }
 }
 
 pub async fn runtime() -> Arc<Runtime> {
     let rt = Runtime::new(options(shared_cache())).await.unwrap();
     assert!(rt.load_errors().is_empty(), "{:?}", rt.load_errors());
+    // So that a test's first Python call runs in a pooled instance.
+    wait_for_warm_pool(&rt, 1).await;
     rt
+}
+
+/// Wait until `rt`'s warm pools hold `n` instances (a minute at most).
+pub async fn wait_for_warm_pool(rt: &Runtime, n: usize) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while rt.warm_pool().ready < n {
+        assert!(std::time::Instant::now() < until, "the warm pool holds {:?} after a minute", rt.warm_pool());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 pub fn policy(edit: impl FnOnce(&mut Policy)) -> Policy {

@@ -68,6 +68,18 @@ impl MemoryLimiter {
     pub fn total(&self) -> usize {
         self.memories.saturating_add(self.elements.saturating_mul(TABLE_ELEMENT_BYTES))
     }
+
+    /// Take over the book of an instance made under `other` (a warm pool's
+    /// instance moving into a sandbox's store), if what it holds is within
+    /// this cap; `false` leaves this limiter as it was.
+    pub fn adopt(&mut self, other: &MemoryLimiter) -> bool {
+        if other.total() > self.cap {
+            return false;
+        }
+        self.memories = other.memories;
+        self.elements = other.elements;
+        true
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -183,5 +195,20 @@ mod tests {
             !l.memory_growing(6 << 20, (6 << 20) + 65536, None).unwrap(),
             "the memory cannot grow into the table's share"
         );
+    }
+
+    #[test]
+    fn a_pooled_instance_brings_its_book_and_must_fit_the_new_cap() {
+        let mut pool = MemoryLimiter::new(1 << 30);
+        assert!(pool.memory_growing(0, 40 << 20, None).unwrap());
+        assert!(pool.table_growing(0, 1000, None).unwrap());
+        let mut small = MemoryLimiter::new(32 << 20);
+        assert!(!small.adopt(&pool), "40 MB does not fit a 32 MB cap");
+        assert_eq!(small.total(), 0);
+        let mut sandbox = MemoryLimiter::new(64 << 20);
+        assert!(sandbox.adopt(&pool));
+        assert_eq!(sandbox.total(), (40 << 20) + 8000);
+        // What it holds counts: 24 MB more would pass the cap.
+        assert!(!sandbox.memory_growing(40 << 20, 64 << 20, None).unwrap());
     }
 }

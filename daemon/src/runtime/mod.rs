@@ -9,6 +9,7 @@
 //! ends as an outcome, and the instance it happened in is dropped.
 
 mod cache;
+mod pool;
 mod registry;
 mod session;
 mod snapshot;
@@ -81,6 +82,21 @@ pub struct RuntimeOptions {
     /// Told about slow steps (compiling or snapshotting a component), so a
     /// command line can say why its first start takes a while.
     pub progress: Option<Progress>,
+    /// Warm instances kept ready per engine for each stateful, snapshotted
+    /// component that can be warmed (`runtime::pool`); 0 turns pools off.
+    pub warm_pool: usize,
+}
+
+/// Warm instances per pooled component for a command that opens sandboxes
+/// one at a time (`fathom run`, `fathom mcp`); the daemon's come from its
+/// config (`server.warm_pool`).
+pub const DEFAULT_WARM_POOL: usize = 1;
+
+/// What [`Runtime::warm_pool`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmPoolStats {
+    pub ready: usize,
+    pub taken: u64,
 }
 
 /// A sink for progress messages.
@@ -106,6 +122,7 @@ impl RuntimeOptions {
             opt_level: OptLevel::Speed,
             pooling: std::env::var("FATHOM_POOLING").is_ok_and(|v| v == "1"),
             progress: None,
+            warm_pool: DEFAULT_WARM_POOL,
         }
     }
 }
@@ -124,31 +141,49 @@ pub struct Runtime {
     metered: Flavor,
     unmetered: tokio::sync::OnceCell<Flavor>,
     opts: RuntimeOptions,
+    /// Component calls running now, on either engine.
+    busy: pool::Busy,
 }
 
-/// One engine with its compile cache and the tools compiled for it.
+/// One engine with its compile cache, the tools compiled for it and their
+/// warm pools (by component index; `None` for a component not pooled).
 pub struct Flavor {
     engine: Engine,
     cache: CompileCache,
     registry: registry::Registry,
+    pools: Vec<Option<pool::Pool>>,
 }
 
 impl Flavor {
-    async fn load(opts: &RuntimeOptions, fuel: bool) -> wasmtime::Result<Flavor> {
+    async fn load(opts: &RuntimeOptions, fuel: bool, busy: &pool::Busy) -> wasmtime::Result<Flavor> {
         let engine = build_engine(opts, fuel)?;
         spawn_epoch_ticker(&engine);
         let cache = CompileCache::new(opts.cache_dir.clone(), &engine);
         let mut linker = Linker::<HostState>::new(&engine);
         crate::caps::link(&mut linker)?;
         let registry = registry::Registry::load(&engine, &linker, &cache, opts).await;
-        Ok(Flavor { engine, cache, registry })
+        let pools = registry.components.iter().map(|c| Self::pool_for(c, opts.warm_pool, &engine, busy)).collect();
+        Ok(Flavor { engine, cache, registry, pools })
+    }
+
+    /// A warm pool for a component whose instances live per sandbox, start
+    /// from a snapshot and can be warmed: the ones whose first call costs.
+    fn pool_for(c: &registry::LoadedComponent, size: usize, engine: &Engine, busy: &pool::Busy) -> Option<pool::Pool> {
+        let warm_up = c.warm_up.filter(|_| size > 0 && c.stateful && c.snapshotted && !c.local_files)?;
+        Some(pool::Pool::start(size, engine, &c.pre, warm_up, &c.server, busy.clone()))
+    }
+
+    /// The warm pool of component `index`, if it has one.
+    pub(crate) fn pool(&self, index: usize) -> Option<&pool::Pool> {
+        self.pools.get(index).and_then(Option::as_ref)
     }
 }
 
 impl Runtime {
     pub async fn new(opts: RuntimeOptions) -> wasmtime::Result<Arc<Runtime>> {
-        let metered = Flavor::load(&opts, true).await?;
-        Ok(Arc::new(Runtime { metered, unmetered: tokio::sync::OnceCell::new(), opts }))
+        let busy = pool::Busy::default();
+        let metered = Flavor::load(&opts, true, &busy).await?;
+        Ok(Arc::new(Runtime { metered, unmetered: tokio::sync::OnceCell::new(), opts, busy }))
     }
 
     /// The metered engine (the one every tool is described with).
@@ -168,11 +203,25 @@ impl Runtime {
         if fuel {
             return &self.metered;
         }
-        let built = self.unmetered.get_or_try_init(|| Flavor::load(&self.opts, false)).await;
+        let built = self.unmetered.get_or_try_init(|| Flavor::load(&self.opts, false, &self.busy)).await;
         built.unwrap_or_else(|e| {
             tracing::warn!("cannot build the engine without fuel metering ({e:#}); using the metered one");
             &self.metered
         })
+    }
+
+    /// Count a component call as running until the guard is dropped (warm
+    /// pools refill only while calls leave half the cores free).
+    pub(crate) fn busy(&self) -> pool::BusyGuard {
+        self.busy.enter()
+    }
+
+    /// Warm instances ready now, and how many sandboxes started in one so
+    /// far, across every pool of both engines.
+    pub fn warm_pool(&self) -> WarmPoolStats {
+        let flavors = std::iter::once(&self.metered).chain(self.unmetered.get());
+        let pools: Vec<&pool::Pool> = flavors.flat_map(|f| f.pools.iter().flatten()).collect();
+        WarmPoolStats { ready: pools.iter().map(|p| p.ready()).sum(), taken: pools.iter().map(|p| p.taken()).sum() }
     }
 
     /// Every tool a task could call, sorted by server and name.
@@ -203,6 +252,10 @@ fn build_engine(opts: &RuntimeOptions, fuel: bool) -> wasmtime::Result<Engine> {
         // clean trap, never a host crash.
         .max_wasm_stack(4 << 20)
         .async_stack_size(6 << 20);
+    if std::env::var_os("FATHOM_PERFMAP").is_some() {
+        // For `perf record`: names for the guest's compiled functions.
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if opts.pooling {
         let mut pool = wasmtime::PoolingAllocationConfig::default();
         pool.total_component_instances(1000).total_memories(1000).total_tables(1000).max_memory_size(4 << 30);

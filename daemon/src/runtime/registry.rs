@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{ComponentExportIndex, Linker};
 
 use super::cache::{CompileCache, Origin};
 use super::session::{arm_and, new_store};
@@ -71,6 +71,8 @@ pub(crate) struct LoadedComponent {
     pub snapshotted: bool,
     pub origin: Origin,
     pub pre: ToolPre<HostState>,
+    /// The component's `warm-up` export (`warmable-tool`), if it has one.
+    pub warm_up: Option<ComponentExportIndex>,
 }
 
 impl LoadedComponent {
@@ -234,6 +236,7 @@ impl Registry {
             });
         }
         self.tools.extend(specs);
+        let warm_up = component.get_export_index(None, "warm-up");
         self.components.push(LoadedComponent {
             path: path.to_path_buf(),
             server: manifest.server,
@@ -242,6 +245,7 @@ impl Registry {
             snapshotted,
             origin,
             pre,
+            warm_up,
         });
         Ok(())
     }

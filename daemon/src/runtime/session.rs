@@ -18,7 +18,8 @@ use wasmtime::Store;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::registry::{Builtin, LoadedComponent, ToolInfo, ToolKind};
+use super::pool::{Pool, Warm};
+use super::registry::{Builtin, ToolInfo, ToolKind};
 use super::{BudgetTicket, Flavor, HostState, InstanceExtras, Meters, Runtime, SandboxBudget};
 use crate::caps::deadline::{GRACE, HostTimeout, budget};
 use crate::caps::disk::DiskMeter;
@@ -602,6 +603,7 @@ impl Session {
         args: Map<String, Value>,
         result_cap: Option<u64>,
     ) -> CallOutcome {
+        let _busy = self.rt.busy();
         let component = &flavor.registry.components[index];
         let mut created = None;
         let sandbox = if info.takes_sandbox {
@@ -638,9 +640,14 @@ impl Session {
             None => None,
         };
         let mut live = guard.as_deref_mut().and_then(Option::take);
+        // Set when this call is the first of an instance from the warm pool.
+        let mut from_pool = None;
         if live.is_none() {
-            match self.new_live(&flavor.engine, component, &sandbox) {
-                Ok(l) => live = Some(l),
+            match self.new_live(flavor, index, &sandbox) {
+                Ok(l) => {
+                    from_pool = flavor.pool(index).filter(|_| l.tool.is_some());
+                    live = Some(l)
+                }
                 Err(e) => {
                     let why = self.guest_view(&format!("{e:#}"), &sandbox);
                     return CallOutcome::error(format!("cannot prepare the sandbox for `{}`: {why}", info.name));
@@ -657,6 +664,9 @@ impl Session {
             l.tool.as_ref().unwrap().call_call(&mut *store, &tool_name, &arguments).await
         })
         .await;
+        if let Some(pool) = from_pool {
+            pool.refill();
+        }
 
         let fuel = fuel::consumed(policy, &l.store);
         let usage = Some(l.store.data_mut().take_model_usage()).filter(|u| *u != Default::default());
@@ -733,12 +743,8 @@ impl Session {
         outcome
     }
 
-    fn new_live(
-        &self,
-        engine: &wasmtime::Engine,
-        component: &LoadedComponent,
-        sandbox: &Sandbox,
-    ) -> wasmtime::Result<Live> {
+    fn new_live(&self, flavor: &Flavor, index: usize, sandbox: &Sandbox) -> wasmtime::Result<Live> {
+        let component = &flavor.registry.components[index];
         // The manifest asks for local files; only the policy grants them.
         let local_files = component.local_files && self.policy.grants_local_files(&component.server);
         let mut mounts = Mounts {
@@ -755,8 +761,12 @@ impl Session {
             mounts.outputs = Some((dir.path().to_path_buf(), self.outputs.clone()));
             staging = Some(dir);
         }
-        let store = new_store(engine, &self.policy, &mounts, &self.extras, &component.server)?;
-        Ok(Live { store, tool: None, staging })
+        let state = host_state(&self.policy, &mounts, &self.extras, &component.server)?;
+        // A warm instance when the pool has one; else one is made at the call.
+        match take_warm(flavor.pool(index), state) {
+            Ok((store, tool)) => Ok(Live { store, tool: Some(tool), staging }),
+            Err(state) => Ok(Live { store: attached_store(&flavor.engine, &self.policy, state), tool: None, staging }),
+        }
     }
 }
 
@@ -827,6 +837,17 @@ pub(crate) fn new_store(
     extras: &InstanceExtras,
     server: &str,
 ) -> wasmtime::Result<Store<HostState>> {
+    let state = host_state(policy, mounts, extras, server)?;
+    Ok(attached_store(engine, policy, state))
+}
+
+/// What one instance is granted: every capability prepared into its state.
+pub(crate) fn host_state(
+    policy: &Policy,
+    mounts: &Mounts,
+    extras: &InstanceExtras,
+    server: &str,
+) -> wasmtime::Result<HostState> {
     let mut wasi = WasiCtxBuilder::new();
     let mut meters = Meters { cancel: extras.cancel.clone(), ..Meters::default() };
     let mut network = None;
@@ -849,7 +870,7 @@ pub(crate) fn new_store(
             cap.prepare(policy, &mut grant)?;
         }
     }
-    let state = HostState {
+    Ok(HostState {
         wasi: wasi.build(),
         table: ResourceTable::new(),
         meters,
@@ -858,12 +879,30 @@ pub(crate) fn new_store(
         search_index,
         summary,
         model_usage: Default::default(),
-    };
+    })
+}
+
+/// A store around `state` with every capability's hooks attached.
+pub(crate) fn attached_store(engine: &wasmtime::Engine, policy: &Policy, state: HostState) -> Store<HostState> {
     let mut store = Store::new(engine, state);
     for cap in caps::all() {
         cap.attach(policy, &mut store);
     }
-    Ok(store)
+    store
+}
+
+/// A warm instance from `pool` with `state` moved into its store, if one is
+/// ready and what it holds fits `state`'s memory cap; else `state` back.
+fn take_warm(pool: Option<&Pool>, mut state: HostState) -> Result<(Store<HostState>, Tool), HostState> {
+    let Some(Warm { mut store, tool }) = pool.and_then(Pool::take) else {
+        return Err(state);
+    };
+    if !state.meters.memory.adopt(&store.data().meters.memory) {
+        return Err(state);
+    }
+    // The pool's grant-less state is dropped here.
+    *store.data_mut() = state;
+    Ok((store, tool))
 }
 
 /// Arm every budget, then run `f` under the host-side timeout.

@@ -290,6 +290,7 @@ async fn metrics(State(s): Shared) -> Response {
         sandboxes: s.budget.live(),
         sandboxes_max: s.budget.cap(),
         sessions: s.sessions.count() as u64,
+        warm_instances: s.tasks.runtime().warm_pool().ready as u64,
         endpoints: crate::llm::endpoints(),
     };
     let body = s.metrics.render(&now);

@@ -71,6 +71,7 @@ pub async fn serve_until(opts: ServeOptions, stop_when: impl Future<Output = &'s
 
     let mut ropts = RuntimeOptions::from_env();
     ropts.progress = Some(Arc::new(|msg: &str| tracing::info!("{msg}")));
+    ropts.warm_pool = config.server.warm_pool;
     let rt = Runtime::new(ropts).await.map_err(|e| format!("cannot start the tool runtime: {e:#}"))?;
     for e in rt.load_errors() {
         tracing::warn!(component = %e.path.display(), "skipped tool component: {}", e.message);

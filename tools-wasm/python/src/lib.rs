@@ -72,13 +72,34 @@ impl Session {
             };
             load().unwrap_or_else(|e| panic!("the Python prelude failed: {}", py_err(vm, e)))
         });
-        Session { py: Python { interp, driver, needs_refresh: true }, globals, shell: Shell::new(WORKSPACE) }
+        let mut session =
+            Session { py: Python { interp, driver, needs_refresh: true }, globals, shell: Shell::new(WORKSPACE) };
+        // Once here, so the snapshot holds what a first cell builds lazily.
+        session.warm_up();
+        session
+    }
+
+    /// Do ahead what a first call does that needs no sandbox (the driver's
+    /// `warm`: a throwaway cell in globals of its own, `refresh`'s steps but
+    /// the working directory), so the interpreter's lazily built parts exist
+    /// and the memory a first call writes is this instance's own before it.
+    /// The user's globals and `sys.modules` are left as they were, and the
+    /// per-sandbox `refresh` still runs at the first call.
+    fn warm_up(&mut self) {
+        const CELL: &str = "_w = [str(i) for i in range(8)]\nprint(len(_w))\n_w[0]";
+        let split = cell_split(CELL);
+        let driver = &self.py.driver;
+        self.py.interp.enter(|vm| {
+            if let Err(e) = vm.call_method(driver, "warm", (vm.ctx.new_str(CELL), vm.ctx.new_int(split))) {
+                panic!("the Python warm-up failed: {}", py_err(vm, e));
+            }
+        });
     }
 
     fn run(&mut self, code: &str) -> Result<String, ToolError> {
         let globals = self.globals.clone();
         self.py.enter(|vm, driver| {
-            let split = vm.ctx.new_int(trailing_expression(code).unwrap_or(-1));
+            let split = vm.ctx.new_int(cell_split(code));
             let out = vm
                 .call_method(driver, "run", (vm.ctx.new_str(code), split, globals))
                 .map_err(|e| ToolError::failed(format!("the Python driver failed: {}", py_err(vm, e))))?;
@@ -263,6 +284,11 @@ fn render_command(out: &Output) -> String {
     [stdout, stderr, Some(exit)].into_iter().flatten().collect::<Vec<_>>().join("\n")
 }
 
+/// The driver's `split` argument: [`trailing_expression`], or -1.
+fn cell_split(code: &str) -> i64 {
+    trailing_expression(code).unwrap_or(-1)
+}
+
 /// Where the cell's last statement starts, in characters, if that statement
 /// is an expression (whose value a notebook shows); `None` otherwise, or if
 /// the cell does not parse (Python then reports the syntax error itself).
@@ -300,6 +326,7 @@ struct RunArgs {
 fn toolbox() -> Toolbox<Session> {
     Toolbox::stateful("tool-python", Session::new())
         .with_snapshot()
+        .with_warm_up(Session::warm_up)
         .tool_with_state(
             "run_command",
             "Run a shell command in the sandbox, in /home/user at first; the working directory and exported \

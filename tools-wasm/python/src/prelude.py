@@ -142,8 +142,22 @@ def refresh():
         sys.modules["tempfile"].tempdir = None
     if "random" in sys.modules:
         # Explicitly from the host's entropy: the argument-less seed() may
-        # draw on state frozen into the snapshot.
-        sys.modules["random"].seed(os.urandom(32))
+        # draw on state frozen into the snapshot. An int, not bytes: a bytes
+        # seed imports hashlib (about 1 ms here) to hash itself first.
+        sys.modules["random"].seed(int.from_bytes(os.urandom(32), "big"))
+
+
+def warm(code, split):
+    """What a first call does that needs no sandbox, done ahead: `refresh`'s
+    steps minus the working directory (a pooled instance has no workspace
+    yet), then the throwaway cell `code` in globals of its own. Everything it changes
+    is redone by `refresh` on the first real call (the random seed) or lives
+    only in the throwaway globals."""
+    os.path.isdir(os.environ.get("TMPDIR") or "/tmp")
+    if "random" in sys.modules:
+        sys.modules["random"].seed(0)
+    os.getcwd()
+    return run(code, split, new_globals())
 
 
 def new_globals():
