@@ -28,7 +28,12 @@ async fn main() {
         p.sandbox.max_sandboxes = 10_000;
         p.sandbox.call_timeout_secs = 300.0;
     });
-    let session = Session::new(rt, SessionOptions::new(policy)).unwrap();
+    // The same limits without a fuel budget (`sandbox.call_fuel = 0`: the
+    // engine that does not meter, bounded by the deadline alone).
+    let mut unmetered = policy.clone();
+    unmetered.sandbox.call_fuel = 0;
+    let session = Session::new(rt.clone(), SessionOptions::new(policy)).unwrap();
+    let no_fuel = Session::new(rt, SessionOptions::new(unmetered)).unwrap();
     let new_sandbox = async || {
         let out = session.call("tool-python", "create_sandbox", "{}").await.output;
         out.rsplit(' ').next().unwrap().to_owned()
@@ -89,13 +94,22 @@ async fn main() {
         std::fs::write(corpus.join(format!("log{f:03}.txt")), text).unwrap();
     }
     let expected: u64 = line_no / 10_000;
+    // A sandbox of the unmetered session over the same folder.
+    let sb_no_fuel = no_fuel.create_sandbox(Duration::from_secs(600), Some(ws.clone())).unwrap().id.clone();
+    let grep = "grep -r 'quota exceeded' corpus | wc -l";
+    let grep_args = json!({"command": grep, "sandbox_id": sb_no_fuel}).to_string();
     let mut wasm = Vec::new();
+    let mut wasm_no_fuel = Vec::new();
     let mut gnu = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let out = run(&sb, "grep -r 'quota exceeded' corpus | wc -l").await;
+        let out = run(&sb, grep).await;
         wasm.push(t.elapsed());
         assert!(out.contains(&format!("[stdout]\n{expected}")), "{out}");
+        let t = Instant::now();
+        let out = no_fuel.call("tool-python", "run_command", &grep_args).await;
+        wasm_no_fuel.push(t.elapsed());
+        assert!(out.ok && out.output.contains(&format!("[stdout]\n{expected}")), "{}", out.output);
         let t = Instant::now();
         let out = std::process::Command::new("sh")
             .arg("-c")
@@ -107,9 +121,14 @@ async fn main() {
         gnu.push(t.elapsed());
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), expected.to_string());
     }
-    let (w, g) = (median(wasm), median(gnu));
+    let (w, u, g) = (median(wasm), median(wasm_no_fuel), median(gnu));
     println!("grep -r over 100 MB (100 files), {expected} matches:");
     println!("  run_command in the sandbox: median {}", ms(w));
+    println!("  the same without fuel metering (sandbox.call_fuel = 0): median {}", ms(u));
     println!("  GNU grep (process, LC_ALL=C): median {}", ms(g));
-    println!("  ratio: {:.2}x", w.as_secs_f64() / g.as_secs_f64());
+    println!(
+        "  ratio: {:.2}x with fuel, {:.2}x without",
+        w.as_secs_f64() / g.as_secs_f64(),
+        u.as_secs_f64() / g.as_secs_f64()
+    );
 }
