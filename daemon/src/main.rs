@@ -395,8 +395,11 @@ fn load_policy(spec: &str) -> Result<Policy, Failure> {
     })
 }
 
-async fn runtime() -> Result<Arc<Runtime>, Failure> {
+/// The tool runtime, keeping `warm_pool` instances warm: none for commands
+/// that make one sandbox and exit, where a warm-up would only race the call.
+async fn runtime(warm_pool: usize) -> Result<Arc<Runtime>, Failure> {
     let mut opts = RuntimeOptions::from_env();
+    opts.warm_pool = warm_pool;
     opts.progress = Some(Arc::new(|msg: &str| eprintln!("fathom: {msg}")));
     let rt = Runtime::new(opts).await.map_err(|e| Failure(format!("cannot start the tool runtime: {e:#}"), 2))?;
     for e in rt.load_errors() {
@@ -412,7 +415,7 @@ async fn index_build(dir: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
     let root = dir.canonicalize().map_err(|e| usage(format!("{}: {e}", dir.display())))?;
     let mut policy = load_policy("default")?;
     policy.files.local_roots = vec![root.clone()];
-    let rt = runtime().await?;
+    let rt = runtime(0).await?;
     let session = Session::new(rt, SessionOptions::new(policy))
         .map_err(|e| Failure(format!("cannot create a session for the reader: {e}"), 2))?;
     let (server, tool) = fathom::agent::run::READER;
@@ -440,7 +443,7 @@ async fn index_build(dir: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
 }
 
 async fn tool_list(json: bool) -> Result<(), Failure> {
-    let rt = runtime().await?;
+    let rt = runtime(0).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(rt.tools()).unwrap());
         return Ok(());
@@ -482,7 +485,7 @@ async fn tool_call(
             return Err(usage(format!("--workspace {}: no such folder", w.display())));
         }
     }
-    let rt = runtime().await?;
+    let rt = runtime(0).await?;
     // One outputs folder per call: calls never overwrite each other's files.
     let call_id = format!("call-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let outputs = fathom::state_dir().join("outputs").join(&call_id);
@@ -516,7 +519,7 @@ async fn tool_call(
 /// made up front for the calls that name none.
 async fn mcp(policy: &str, servers: Vec<String>) -> Result<(), Failure> {
     let policy = load_policy(policy)?;
-    let rt = runtime().await?;
+    let rt = runtime(fathom::runtime::DEFAULT_WARM_POOL).await?;
     let id = format!("mcp-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let mut opts = SessionOptions::new(policy);
     opts.outputs = Some(fathom::state_dir().join("outputs").join(&id));
@@ -572,7 +575,7 @@ async fn run_task(
     })?;
     let format = config.tool_format().map_err(usage)?;
     let llm = fathom::llm::LlmClient::new(llm_cfg).map_err(|e| Failure(e, 2))?;
-    let rt = runtime().await?;
+    let rt = runtime(fathom::runtime::DEFAULT_WARM_POOL).await?;
     let id = format!("task-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let state = fathom::state_dir();
     let attachments = state.join("attachments").join(&id);

@@ -163,6 +163,7 @@ pub async fn install(wasm: &Path, dest_dir: &Path) -> Result<String, String> {
     std::fs::copy(wasm, probe.path().join(&name)).map_err(|e| format!("{}: {e}", wasm.display()))?;
     let mut opts = RuntimeOptions::from_env();
     opts.tools_dirs = vec![probe.path().to_path_buf()];
+    opts.warm_pool = 0;
     opts.progress = Some(std::sync::Arc::new(|msg: &str| eprintln!("fathom: {msg}")));
     let rt = Runtime::new(opts).await.map_err(|e| format!("{e:#}"))?;
     if let Some(e) = rt.load_errors().first() {
