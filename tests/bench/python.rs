@@ -80,6 +80,15 @@ const WORKLOADS: &[(&str, &str)] = &[
         "sort_dict",
         "import random\nr = random.Random(1)\nxs = [r.random() for _ in range(50000)]\nxs.sort()\ncounts = {}\nfor x in xs:\n    k = int(x * 100)\n    counts[k] = counts.get(k, 0) + 1",
     ),
+    ("float_loops", "s = 0.0\nfor i in range(200000):\n    x = i * 0.5\n    s += x * x / (x + 1.0)"),
+    (
+        "objects_recursion",
+        "class Node:\n    __slots__ = ('value', 'left', 'right')\n    def __init__(self, value, left=None, right=None):\n        self.value, self.left, self.right = value, left, right\n    def total(self):\n        return self.value + (self.left.total() + self.right.total() if self.left else 0)\ndef build(d):\n    return Node(d) if d == 0 else Node(d, build(d - 1), build(d - 1))\nt = build(15).total()",
+    ),
+    (
+        "big_ints",
+        "x = 1\nfor i in range(1, 6000):\n    x *= i\ns = str(x % 10**4000)\ny = int(s) % 1000003\nz = [pow(3, 10**5 + k, 10**40 + 7) for k in range(20)]",
+    ),
 ];
 
 /// Wrap a workload so it prints its own execution time in milliseconds.

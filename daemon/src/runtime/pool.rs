@@ -171,28 +171,33 @@ impl Inner {
             self.refilling.store(false, Ordering::Release);
             return;
         };
-        let inner = self.clone();
+        // The task holds the pool only while it makes an instance, so a
+        // pool dropped with its runtime stops refilling.
+        let weak = Arc::downgrade(self);
+        let busy = self.busy.clone();
         handle.spawn(async move {
             loop {
-                while inner.wanted() {
-                    inner.busy.cores_are_free().await;
-                    match inner.make().await {
-                        Ok(warm) => inner.ready.lock().unwrap().push(warm),
-                        Err(e) => {
-                            // Not fatal: sandboxes are made at their first
-                            // call instead, as without a pool.
-                            tracing::warn!(server = %inner.server, "cannot warm an instance, so none is pooled: {e:#}");
-                            inner.broken.store(true, Ordering::Release);
-                            inner.refilling.store(false, Ordering::Release);
-                            return;
-                        }
+                busy.cores_are_free().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if !inner.wanted() {
+                    inner.refilling.store(false, Ordering::Release);
+                    // A take between the check and the reset found the
+                    // flag still set: look once more.
+                    if !inner.wanted() || inner.refilling.swap(true, Ordering::AcqRel) {
+                        return;
                     }
+                    continue;
                 }
-                inner.refilling.store(false, Ordering::Release);
-                // A take between the last check and the flag's reset found
-                // the flag still set: look once more.
-                if !inner.wanted() || inner.refilling.swap(true, Ordering::AcqRel) {
-                    return;
+                match inner.make().await {
+                    Ok(warm) => inner.ready.lock().unwrap().push(warm),
+                    Err(e) => {
+                        // Not fatal: sandboxes are made at their first call
+                        // instead, as without a pool.
+                        tracing::warn!(server = %inner.server, "cannot warm an instance, so none is pooled: {e:#}");
+                        inner.broken.store(true, Ordering::Release);
+                        inner.refilling.store(false, Ordering::Release);
+                        return;
+                    }
                 }
             }
         });
