@@ -384,6 +384,15 @@ async fn a_sandbox_from_the_warm_pool_is_as_fresh_as_a_new_one() {
     let (a, b) = (first_cell(&pooled, draw).await, first_cell(&pooled, draw).await);
     assert!(a != b && a != seeded_zero && b != seeded_zero, "{a} / {b}");
     assert_eq!(pooled.warm_pool().taken, taken + 3);
+
+    // A policy whose memory cap a warm instance exceeds gets none (and
+    // leaves the pool as it was): its sandbox starts as without a pool.
+    common::wait_for_warm_pool(&pooled, 2).await;
+    let tiny = Session::new(pooled.clone(), SessionOptions::new(policy(|p| p.sandbox.memory_mb = 1))).unwrap();
+    let out = tiny.call("tool-python", "run_python_code", &json!({ "code_block": "print(1)" }).to_string()).await;
+    assert!(!out.ok, "{}", out.output);
+    assert_eq!(out.limit.map(|l| l.key), Some("sandbox.memory_mb"), "{}", out.output);
+    assert_eq!(pooled.warm_pool(), fathom::runtime::WarmPoolStats { ready: 2, taken: taken + 3 });
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -69,16 +69,18 @@ impl MemoryLimiter {
         self.memories.saturating_add(self.elements.saturating_mul(TABLE_ELEMENT_BYTES))
     }
 
+    /// Whether an instance made under `other` holds no more than this cap.
+    pub fn fits(&self, other: &MemoryLimiter) -> bool {
+        other.total() <= self.cap
+    }
+
     /// Take over the book of an instance made under `other` (a warm pool's
-    /// instance moving into a sandbox's store), if what it holds is within
-    /// this cap; `false` leaves this limiter as it was.
-    pub fn adopt(&mut self, other: &MemoryLimiter) -> bool {
-        if other.total() > self.cap {
-            return false;
-        }
+    /// instance moving into a sandbox's store): what it holds counts here
+    /// from now on. Call only when it [`fits`](Self::fits).
+    pub fn adopt(&mut self, other: &MemoryLimiter) {
+        debug_assert!(self.fits(other));
         self.memories = other.memories;
         self.elements = other.elements;
-        true
     }
 }
 
@@ -202,11 +204,10 @@ mod tests {
         let mut pool = MemoryLimiter::new(1 << 30);
         assert!(pool.memory_growing(0, 40 << 20, None).unwrap());
         assert!(pool.table_growing(0, 1000, None).unwrap());
-        let mut small = MemoryLimiter::new(32 << 20);
-        assert!(!small.adopt(&pool), "40 MB does not fit a 32 MB cap");
-        assert_eq!(small.total(), 0);
+        assert!(!MemoryLimiter::new(32 << 20).fits(&pool), "40 MB does not fit a 32 MB cap");
         let mut sandbox = MemoryLimiter::new(64 << 20);
-        assert!(sandbox.adopt(&pool));
+        assert!(sandbox.fits(&pool));
+        sandbox.adopt(&pool);
         assert_eq!(sandbox.total(), (40 << 20) + 8000);
         // What it holds counts: 24 MB more would pass the cap.
         assert!(!sandbox.memory_growing(40 << 20, 64 << 20, None).unwrap());

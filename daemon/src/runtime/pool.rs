@@ -123,22 +123,24 @@ impl Pool {
         Pool { inner }
     }
 
-    /// A warm instance, or `None` when the pool is empty (the caller then
-    /// makes one itself, and the pool starts refilling). After a take the
-    /// caller calls [`Pool::refill`] once the instance's first call is
-    /// done: a warm-up running beside that call would slow it down (on two
-    /// cores, and by the TLB flushes that copy-on-write faults in one
+    /// A warm instance that `fits` accepts, or `None` when the pool is
+    /// empty (the caller then makes one itself, and the pool starts
+    /// refilling) or its next instance does not fit (instances of one
+    /// component are alike, so it is left for a sandbox it fits). After a
+    /// take the caller calls [`Pool::refill`] once the instance's first call
+    /// is done: a warm-up running beside that call would slow it down (on
+    /// two cores, and by the TLB flushes that copy-on-write faults in one
     /// process send to every core it runs on).
-    pub fn take(&self) -> Option<Warm> {
-        let warm = self.inner.ready.lock().unwrap().pop();
-        match warm {
-            Some(_) => self.inner.taken.fetch_add(1, Ordering::Relaxed),
-            None => {
-                self.inner.refill();
-                0
-            }
-        };
-        warm
+    pub fn take_if(&self, fits: impl FnOnce(&Warm) -> bool) -> Option<Warm> {
+        let mut ready = self.inner.ready.lock().unwrap();
+        if ready.is_empty() {
+            drop(ready);
+            self.inner.refill();
+            return None;
+        }
+        let warm = ready.pop_if(|w| fits(w))?;
+        self.inner.taken.fetch_add(1, Ordering::Relaxed);
+        Some(warm)
     }
 
     /// Top the pool up in the background.

@@ -894,12 +894,11 @@ pub(crate) fn attached_store(engine: &wasmtime::Engine, policy: &Policy, state: 
 /// A warm instance from `pool` with `state` moved into its store, if one is
 /// ready and what it holds fits `state`'s memory cap; else `state` back.
 fn take_warm(pool: Option<&Pool>, mut state: HostState) -> Result<(Store<HostState>, Tool), HostState> {
-    let Some(Warm { mut store, tool }) = pool.and_then(Pool::take) else {
+    let fits = |w: &Warm| state.meters.memory.fits(&w.store.data().meters.memory);
+    let Some(Warm { mut store, tool }) = pool.and_then(|p| p.take_if(fits)) else {
         return Err(state);
     };
-    if !state.meters.memory.adopt(&store.data().meters.memory) {
-        return Err(state);
-    }
+    state.meters.memory.adopt(&store.data().meters.memory);
     // The pool's grant-less state is dropped here.
     *store.data_mut() = state;
     Ok((store, tool))
