@@ -108,7 +108,9 @@ def live(url, token, running, finished):
         for _ in range(steps.index(result) + 1):
             keys(d, "j")
         keys(d, Keys.ENTER)
-        wait(d, "the result open", lambda: result.get_attribute("open") is not None)
+        # The body is built by the `toggle` event, which fires after `open`
+        # is set: wait for the text itself.
+        wait(d, "the result open", lambda: result.get_attribute("open") is not None and result.find_elements(By.TAG_NAME, "pre"))
         text = result.find_element(By.TAG_NAME, "pre").text
         expect("7" in text or "0" in text, f"the tool's output shows: {text!r}")
         d.save_screenshot(os.path.join(SHOTS, "3-result-expanded.png"))
@@ -139,6 +141,7 @@ def file_mode(url):
             "return [...document.querySelectorAll('details.step.result')].find(e => e.textContent.includes('100,000 characters'))")
         expect(big is not None, "the 100,000-character result is listed with its size")
         big.find_element(By.TAG_NAME, "summary").click()
+        wait(d, "the long result built", lambda: big.find_elements(By.CSS_SELECTOR, "button.fold"))
         fold = big.find_element(By.CSS_SELECTOR, "button.fold")
         expect("98,000 more" in fold.text, f"the long result is folded: {fold.text}")
         marks = big.find_elements(By.CSS_SELECTOR, "mark.cut")
@@ -170,6 +173,7 @@ def miro(url):
         expect(len(calls) == 1 and "tool-python.run_python_code" in calls[0] and "print(2**10)" in calls[0], f"the call: {calls}")
         result = d.find_element(By.CSS_SELECTOR, "details.step.result")
         result.find_element(By.TAG_NAME, "summary").click()
+        wait(d, "the result built", lambda: result.find_elements(By.TAG_NAME, "pre"))
         expect("1024" in result.find_element(By.TAG_NAME, "pre").text, "the tool's answer")
         head = d.find_element(By.ID, "head").text
         expect("What is 2**10?" in head and "ground truth" in head and "CORRECT" in head, f"the header: {head}")

@@ -67,6 +67,15 @@ pub(crate) struct Warm {
     pub tool: Tool,
 }
 
+/// Refills its pool when dropped ([`Pool::refill_after`]).
+pub(crate) struct RefillAfter<'a>(&'a Pool);
+
+impl Drop for RefillAfter<'_> {
+    fn drop(&mut self) {
+        self.0.refill();
+    }
+}
+
 /// The warm instances of one component on one engine.
 pub(crate) struct Pool {
     inner: Arc<Inner>,
@@ -127,10 +136,10 @@ impl Pool {
     /// empty (the caller then makes one itself, and the pool starts
     /// refilling) or its next instance does not fit (instances of one
     /// component are alike, so it is left for a sandbox it fits). After a
-    /// take the caller calls [`Pool::refill`] once the instance's first call
-    /// is done: a warm-up running beside that call would slow it down (on
-    /// two cores, and by the TLB flushes that copy-on-write faults in one
-    /// process send to every core it runs on).
+    /// take the caller holds [`Pool::refill_after`] until the instance's
+    /// first call is done: a warm-up running beside that call would slow it
+    /// down (on two cores, and by the TLB flushes that copy-on-write faults
+    /// in one process send to every core it runs on).
     pub fn take_if(&self, fits: impl FnOnce(&Warm) -> bool) -> Option<Warm> {
         let mut ready = self.inner.ready.lock().unwrap();
         if ready.is_empty() {
@@ -146,6 +155,13 @@ impl Pool {
     /// Top the pool up in the background.
     pub fn refill(&self) {
         self.inner.refill();
+    }
+
+    /// A guard that refills the pool when dropped: at the end of the first
+    /// call of a taken instance, however that call ends (a cancelled call
+    /// is dropped mid-flight).
+    pub fn refill_after(&self) -> RefillAfter<'_> {
+        RefillAfter(self)
     }
 
     /// Instances ready now.

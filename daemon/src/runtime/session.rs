@@ -640,12 +640,13 @@ impl Session {
             None => None,
         };
         let mut live = guard.as_deref_mut().and_then(Option::take);
-        // Set when this call is the first of an instance from the warm pool.
-        let mut from_pool = None;
+        // Held while this call is the first of an instance from the warm
+        // pool: the pool refills once it ends.
+        let mut refill = None;
         if live.is_none() {
             match self.new_live(flavor, index, &sandbox) {
                 Ok(l) => {
-                    from_pool = flavor.pool(index).filter(|_| l.tool.is_some());
+                    refill = flavor.pool(index).filter(|_| l.tool.is_some()).map(Pool::refill_after);
                     live = Some(l)
                 }
                 Err(e) => {
@@ -664,9 +665,7 @@ impl Session {
             l.tool.as_ref().unwrap().call_call(&mut *store, &tool_name, &arguments).await
         })
         .await;
-        if let Some(pool) = from_pool {
-            pool.refill();
-        }
+        drop(refill);
 
         let fuel = fuel::consumed(policy, &l.store);
         let usage = Some(l.store.data_mut().take_model_usage()).filter(|u| *u != Default::default());
@@ -762,10 +761,15 @@ impl Session {
             staging = Some(dir);
         }
         let state = host_state(&self.policy, &mounts, &self.extras, &component.server)?;
-        // A warm instance when the pool has one; else one is made at the call.
-        match take_warm(flavor.pool(index), state) {
-            Ok((store, tool)) => Ok(Live { store, tool: Some(tool), staging }),
-            Err(state) => Ok(Live { store: attached_store(&flavor.engine, &self.policy, state), tool: None, staging }),
+        // A warm instance when the pool has one that fits the sandbox's
+        // memory cap; else one is made at the call.
+        let fits = |w: &Warm| state.meters.memory.fits(&w.store.data().meters.memory);
+        match flavor.pool(index).and_then(|p| p.take_if(fits)) {
+            Some(warm) => {
+                let (store, tool) = adopt(warm, state);
+                Ok(Live { store, tool: Some(tool), staging })
+            }
+            None => Ok(Live { store: attached_store(&flavor.engine, &self.policy, state), tool: None, staging }),
         }
     }
 }
@@ -891,17 +895,13 @@ pub(crate) fn attached_store(engine: &wasmtime::Engine, policy: &Policy, state: 
     store
 }
 
-/// A warm instance from `pool` with `state` moved into its store, if one is
-/// ready and what it holds fits `state`'s memory cap; else `state` back.
-fn take_warm(pool: Option<&Pool>, mut state: HostState) -> Result<(Store<HostState>, Tool), HostState> {
-    let fits = |w: &Warm| state.meters.memory.fits(&w.store.data().meters.memory);
-    let Some(Warm { mut store, tool }) = pool.and_then(|p| p.take_if(fits)) else {
-        return Err(state);
-    };
+/// A warm instance's store with the sandbox's `state` moved in (the pool's
+/// grant-less state is dropped) and what the instance holds booked in it.
+fn adopt(warm: Warm, mut state: HostState) -> (Store<HostState>, Tool) {
+    let Warm { mut store, tool } = warm;
     state.meters.memory.adopt(&store.data().meters.memory);
-    // The pool's grant-less state is dropped here.
     *store.data_mut() = state;
-    Ok((store, tool))
+    (store, tool)
 }
 
 /// Arm every budget, then run `f` under the host-side timeout.
