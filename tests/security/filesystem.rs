@@ -2,6 +2,7 @@
 //! its policy grants, and every file the host touches for it is resolved
 //! beneath a directory handle.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use fathom::policy::PolicyStore;
@@ -81,6 +82,38 @@ async fn a_fifo_in_a_local_root_is_refused_without_blocking() {
     let call = s.call("tool-python.upload_file_from_local_to_sandbox", json!({ "local_file_path": path }));
     let out = tokio::time::timeout(Duration::from_secs(30), call).await.expect("the call blocked on the FIFO");
     assert!(!out.ok, "{}", out.output);
+}
+
+/// Attack: a FIFO in a folder a user gave as a sandbox's workspace, opened
+/// from Python. File operations in folders the runtime did not make run on
+/// tokio's blocking pool (`Mounts::only_own_folders`), so the open blocks a
+/// pool thread, not the thread that runs calls: the call still ends at its
+/// wall-clock limit and the next call runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_in_a_users_workspace_blocks_only_its_call_until_the_deadline() {
+    let folder = tempfile::tempdir().unwrap();
+    let pipe = folder.path().join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&pipe).status().unwrap().success());
+    // A writer end, opened without waiting, unblocks whoever waits in `open`.
+    let unblock = |pipe: &std::path::Path| {
+        let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(pipe);
+    };
+    // Should the open block this very thread, a watchdog ends it, so the
+    // test fails on the time below rather than hanging.
+    let watched = pipe.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        unblock(&watched);
+    });
+    let s = Sbx::new(|p| p.sandbox.call_timeout_secs = 1.0).await;
+    let theirs = s.session.create_sandbox(Duration::from_secs(60), Some(folder.path().to_path_buf())).unwrap();
+    let args = json!({ "code_block": "open('pipe').read()", "sandbox_id": theirs.id }).to_string();
+    let t = std::time::Instant::now();
+    let out = s.session.call("tool-python", "run_python_code", &args).await;
+    assert!(t.elapsed() < Duration::from_secs(15), "the call blocked on the FIFO for {:?}", t.elapsed());
+    assert_eq!(super::limit(&out), Some("sandbox.call_timeout_secs"), "{}", out.output);
+    assert_eq!(s.py("print(6 * 7)").await.output, "[stdout]\n42");
+    unblock(&pipe); // the pool thread still in `open`
 }
 
 /// Attack: a Unix socket in a local root passed off as a file.

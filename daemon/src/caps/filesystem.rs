@@ -36,6 +36,9 @@ pub struct Mounts {
     /// component is described or pre-initialised: nothing it does then may
     /// depend on a sandbox, and a snapshot must not hold a handle to one.
     pub workspace: Option<PathBuf>,
+    /// The workspace is a folder the runtime made for its sandbox, not one
+    /// a user gave (see [`Mounts::only_own_folders`]).
+    pub workspace_is_own: bool,
     /// Mounted at `/tmp`: scratch space that does not clutter the workspace
     /// (`ls -a`, `find .`), counted in the sandbox's disk quota all the same.
     pub tmp: Option<PathBuf>,
@@ -43,6 +46,24 @@ pub struct Mounts {
     pub read_roots: Vec<PathBuf>,
     /// Outputs folder: `(host staging dir, path the guest sees)`.
     pub outputs: Option<(PathBuf, PathBuf)>,
+}
+
+impl Mounts {
+    /// Whether every folder is one the runtime made (the workspace it
+    /// created, `/tmp`, the outputs staging): they hold only what guests
+    /// and uploads wrote there, regular files, folders and links cap-std
+    /// resolves inside, since WASI makes no FIFO or device. There a file
+    /// operation takes microseconds, so it runs on the thread that runs
+    /// the guest, as the guest's own code does between epoch yields, not
+    /// handed to tokio's blocking pool and back (two thread wake-ups per
+    /// `stat` or read, several times the operation itself; `cargo bench
+    /// --bench shell` runs `grep -r` both ways). A user's folder or a local
+    /// root may hold a FIFO or sit on a network mount, where an open can
+    /// block for good: their operations stay on the pool, so the call's
+    /// host-side timeout still ends the call.
+    pub fn only_own_folders(&self) -> bool {
+        (self.workspace.is_none() || self.workspace_is_own) && self.read_roots.is_empty()
+    }
 }
 
 /// Whether `a` and `b` are the same directory or one contains the other.
@@ -56,6 +77,8 @@ impl Capability for Filesystem {
     fn prepare(&self, _: &Policy, grant: &mut Grant<'_>) -> wasmtime::Result<()> {
         let m = grant.mounts;
         let wasi = &mut *grant.wasi;
+        // First: each preopen keeps the setting it was made with.
+        wasi.allow_blocking_current_thread(m.only_own_folders());
         if let Some(ws) = &m.workspace {
             wasi.preopened_dir(ws, WORKSPACE, FsPerms::ReadWrite)
                 .with_context(|| format!("cannot open the sandbox workspace {}", ws.display()))?;

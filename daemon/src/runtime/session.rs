@@ -748,6 +748,7 @@ impl Session {
         let local_files = component.local_files && self.policy.grants_local_files(&component.server);
         let mut mounts = Mounts {
             workspace: Some(sandbox.workspace.clone()),
+            workspace_is_own: sandbox.owned,
             // Local roots keep their host paths, which may well be under
             // /tmp: the file tools, which see them, do without a /tmp.
             tmp: (!local_files).then(|| sandbox.tmp.clone()),
