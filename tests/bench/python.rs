@@ -6,7 +6,9 @@
 //! (private, proportional and resident) and the time to create 1,000
 //! sessions; and compute workloads
 //! timed inside each interpreter (execution only), as ratios to CPython with
-//! their geometric mean.
+//! their geometric mean. `-- cold` profiles pooled first results alone;
+//! `-- micro` times the interpreter's primitives one by one against
+//! CPython.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -91,6 +93,84 @@ const WORKLOADS: &[(&str, &str)] = &[
     ),
 ];
 
+/// `-- micro`: the interpreter's primitives one by one, each 100,000 times
+/// inside a function (fast locals, as real code runs), best of three, in
+/// milliseconds: where RustPython's floor is, operation by operation.
+const MICRO: &str = r#"
+import time
+from contextvars import ContextVar
+cv = ContextVar('x'); cv.set(1)
+class S:
+    __slots__ = ('a', 'b')
+class P:
+    def m(self): return 1
+def f0(): pass
+def f3(a, b, c=None): return a
+s = S(); s.a = 1; s.b = 'x'
+p = P()
+N = 100000
+def t_empty_loop():
+    for i in range(N): pass
+def t_int_arith():
+    x = 0
+    for i in range(N): x = (x + i * 3) % 1000003
+def t_float_arith():
+    x = 0.5
+    for i in range(N): x = x * 1.0000001 + 0.1
+def t_call():
+    for i in range(N): f0()
+def t_call_keyword():
+    for i in range(N): f3(1, 2, c=3)
+def t_method_call():
+    for i in range(N): p.m()
+def t_builtin_method():
+    l = []
+    for i in range(N): l.append(i)
+def t_new_object():
+    for i in range(N): o = object.__new__(S); o.a = i; o.b = None
+def t_attribute_get():
+    for i in range(N): x = s.a; y = s.b
+def t_global_get():
+    for i in range(N): N; N; N
+def t_isinstance():
+    for i in range(N): isinstance(s, S)
+def t_dict_get_set():
+    d = {}
+    for i in range(N): d[i & 1023] = d.get(i & 1023, 0) + 1
+def t_tuple_unpack():
+    for i in range(N): a, b = i, 2
+def t_str_compare():
+    a = 'abc'
+    for i in range(N): a == 'abc'
+def t_str_slice_len():
+    x = '1234567890123456789012345678901234567890'
+    for i in range(N): len(x[:20])
+def t_str_format():
+    for i in range(N): '%s:%d' % ('a', i)
+def t_int_to_str():
+    for i in range(N): str(123456789012345678901234567890)
+def t_str_to_int():
+    for i in range(N): int('123456789012345678901234567890')
+def t_big_int_mul_div():
+    a = 10 ** 50
+    for i in range(N): b = a * 7 // 3
+def t_try_except():
+    for i in range(N):
+        try: pass
+        except LookupError: pass
+def t_contextvar_get():
+    for i in range(N): cv.get()
+def t_keyword_dict():
+    for i in range(N): dict(a=1)
+def t_list_comprehension():
+    for i in range(N // 100): [j for j in range(100)]
+for name, fn in list(globals().items()):
+    if name.startswith('t_'):
+        fn()
+        best = min((lambda t: (fn(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(3))
+        print(name[2:], '%.3f' % (best * 1e3))
+"#;
+
 /// Wrap a workload so it prints its own execution time in milliseconds.
 fn timed(code: &str) -> String {
     format!("import time as _t\n_t0 = _t.perf_counter()\nexec({code:?})\nprint((_t.perf_counter() - _t0) * 1e3)")
@@ -173,6 +253,31 @@ fn main() {
                 called.push(ms(t.elapsed()));
             }
             println!("cold median: make the sandbox {:.3} ms, its first call {:.3} ms", median(made), median(called));
+            return;
+        }
+        if std::env::args().any(|a| a == "micro") {
+            let Some(py) = &python else { return println!("no CPython on the PATH to compare with") };
+            let unmetered =
+                Session::new(rt.clone(), SessionOptions::new(common::policy(|p| p.sandbox.call_fuel = 0))).unwrap();
+            let sb = new_sandbox(&unmetered).await;
+            let ours = run(&unmetered, &sb, MICRO).await;
+            let out = Command::new(py).args(["-I", "-S", "-c", MICRO]).output().unwrap();
+            let theirs = String::from_utf8_lossy(&out.stdout).into_owned();
+            let parse = |text: &str| -> Vec<(String, f64)> {
+                let rows = text.lines().filter_map(|l| l.split_once(' '));
+                rows.filter_map(|(n, t)| Some((n.to_owned(), t.parse().ok()?))).collect()
+            };
+            let (ours, theirs) = (parse(&ours), parse(&theirs));
+            println!("{:<22} {:>12} {:>12} {:>8}", "primitive (100,000x)", "no-fuel ms", "cpython ms", "ratio");
+            let mut ratios = Vec::new();
+            assert_eq!(ours.len(), theirs.len(), "{ours:?} vs {theirs:?}");
+            for ((name, a), (their_name, b)) in ours.iter().zip(&theirs) {
+                assert_eq!(name, their_name);
+                ratios.push(a / b);
+                println!("{name:<22} {a:>12.2} {b:>12.2} {:>7.1}x", a / b);
+            }
+            let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
+            println!("geometric mean of the primitives: {geo:.2}x CPython, without fuel");
             return;
         }
         let unpooled = runtime_with_pool(0).await;
