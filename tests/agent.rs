@@ -815,6 +815,84 @@ async fn loose_tool_names_resolve_when_one_tool_fits() {
     assert_eq!(results, ["[stdout]\n42", "[stdout]\n54"]);
 }
 
+/// What the real small model did with the README's first command: it called
+/// `run_python_code` with `command` (the shell tool's argument) and then
+/// repeated that call unchanged for 60 turns. The failed result names the
+/// argument and carries the call with it renamed; the repeat is answered
+/// with that result again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misnamed_argument_is_answered_with_the_call_renamed() {
+    let wrong =
+        call("tool-python", "run_python_code", r#"{"command": "print(123456789 * 987654321)", "sandbox_id": "s1"}"#);
+    let steps = vec![
+        completion(&wrong, "stop"),
+        completion(&wrong, "stop"),
+        // The model sends the call it was given.
+        Step::Compute(Box::new(|body| {
+            let result = last_content(body);
+            let at = result.find("<use_mcp_tool>").expect("the result holds the call");
+            result[at..].to_owned()
+        })),
+        Step::Compute(Box::new(|body| {
+            let result = last_content(body);
+            format!("\\boxed{{{}}}", result.trim_start_matches("[stdout]\n").lines().next().unwrap().trim())
+        })),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "121932631112635269");
+    let reqs = server.requests.lock().unwrap();
+    let first = last_content(&reqs[1].body);
+    assert!(first.contains("missing field `code_block`"), "{first}");
+    assert!(first.contains("`run_python_code` takes `code_block`, not `command`."), "{first}");
+    assert!(
+        first.contains(r#"{"code_block":"print(123456789 * 987654321)","sandbox_id":"s1"}"#),
+        "the call renamed, the rest kept: {first}"
+    );
+    let again = last_content(&reqs[2].body);
+    assert!(again.contains("already made in turn 1") && again.contains("takes `code_block`"), "{again}");
+    let renamed = |e: &&Event| matches!(e, Event::Intervention { kind, .. } if kind == "argument_renamed");
+    assert_eq!(out.events.iter().filter(renamed).count(), 1);
+}
+
+/// What the real small model did next: given its cell's result and told to
+/// answer, it sent the same cell again, turn after turn, until its context
+/// was full. Three turns answered without running anything end the turns;
+/// the summary step asks for the answer after the last turn that ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_stuck_repeating_a_call_is_asked_for_its_answer() {
+    let cell = call("tool-python", "run_python_code", r#"{"code_block": "123456789 * 987654321"}"#);
+    let steps = vec![
+        completion(&cell, "stop"),
+        completion(&cell, "stop"),
+        completion(&cell, "stop"),
+        completion(&cell, "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+        completion(&cell, "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!(out.answer, "121932631112635269");
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 5, "four turns, then the summary");
+    // The summary follows the turn that ran: the three repeats are dropped.
+    let sent = contents(&reqs[4].body);
+    let last = sent.last().unwrap();
+    assert!(last.starts_with("[result]\n121932631112635269") && last.contains("Summarize the above"), "{last}");
+    assert!(!sent.iter().any(|m| m.starts_with("This exact call")), "{sent:?}");
+    let ran = out.events.iter().filter(|e| matches!(e, Event::ToolResult { .. })).count();
+    assert_eq!(ran, 1);
+    let stuck: Vec<&String> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Intervention { kind, message, .. } if kind == "stuck_loop" => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stuck.len(), 1);
+    assert!(stuck[0].contains("3 turns in a row"), "{}", stuck[0]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_written_instead_of_called_is_answered_with_the_call_that_runs_it() {
     let steps = vec![
@@ -979,6 +1057,40 @@ async fn a_summary_that_calls_a_tool_is_told_once_to_answer_instead() {
     ];
     let (out, server) = run(steps, |_| {}).await;
     assert_eq!(out.answer, NO_BOXED);
+    assert_eq!(server.requests.lock().unwrap().len(), 4);
+}
+
+/// The real small model's summary: a line of the prompt's format rules and
+/// the number, no `\\boxed{}`. Asked once more, shown its own last line
+/// boxed; a second bare reply is no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_without_a_box_is_asked_once_for_one() {
+    let real = call("tool-python", "run_python_code", r#"{"code_block": "123456789 * 987654321"}"#);
+    let steps = vec![
+        completion(&real, "stop"),
+        completion("It is done.", "stop"),
+        completion("a number, OR\n121932631112635269", "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!((out.answer.as_str(), out.boxed), ("121932631112635269", true));
+    let unboxed = |e: &&Event| matches!(e, Event::Intervention { kind, .. } if kind == "summary_unboxed");
+    assert_eq!(out.events.iter().filter(unboxed).count(), 1);
+    let reqs = server.requests.lock().unwrap();
+    assert_eq!(reqs.len(), 4);
+    let nudge = last_content(&reqs[3].body);
+    assert!(nudge.starts_with("Your reply has no \\boxed{}"), "{nudge}");
+    assert!(nudge.ends_with("reply with exactly this: \\boxed{121932631112635269}"), "its own last line: {nudge}");
+    drop(reqs);
+    let steps = vec![
+        completion(&real, "stop"),
+        completion("It is done.", "stop"),
+        completion("121932631112635269", "stop"),
+        completion("121932631112635269", "stop"),
+        completion("\\boxed{121932631112635269}", "stop"),
+    ];
+    let (out, server) = run(steps, |_| {}).await;
+    assert_eq!((out.answer.as_str(), out.boxed), (NO_BOXED, false));
     assert_eq!(server.requests.lock().unwrap().len(), 4);
 }
 

@@ -137,8 +137,9 @@ fn usage_and_setup_errors_exit_2_with_one_clear_line() {
     let out = fathom(state.path(), &["tool", "call", "tool-python.create_sandbox", "--policy", "nonexistent"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr)
-            .contains("known policies: default, mirothinker-1.0, mirothinker-1.7, offline, research, strict"),
+        text(&out.stderr).contains(
+            "known policies: default, local-model, mirothinker-1.0, mirothinker-1.7, offline, research, strict"
+        ),
         "{}",
         text(&out.stderr)
     );

@@ -48,14 +48,9 @@ impl Drop for Model {
 fn a_real_small_model_answers_with_the_python_tool() {
     let model = Model::start();
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("small-model.toml");
-    // Greedy decoding, a short leash, and the context llama.cpp is started with.
-    std::fs::write(
-        &policy,
-        "name = \"small-model\"\nextends = \"default\"\n[agent]\nmax_turns = 4\ntemperature = 0.0\n\
-         max_output_tokens = 512\ncontext_window_tokens = 8192\ntask_timeout_secs = 600\n",
-    )
-    .unwrap();
+    // The preset `fathom run --local-model` uses: greedy decoding, a short
+    // leash, and the context llama.cpp is started with.
+    let policy = std::path::PathBuf::from("local-model");
     // Plain questions, as a user asks them, under MiroThinker 1.7's rules
     // with the steering for general-purpose models (`agent.tool_hint`,
     // `check_unverified_answers`): the ones of tests/data/computational.jsonl

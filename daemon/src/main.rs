@@ -41,9 +41,10 @@ enum Command {
     Run {
         /// The task, in words.
         question: String,
-        /// Policy name or .toml file.
-        #[arg(long, default_value = "default")]
-        policy: String,
+        /// Policy name or .toml file [default: default; with --local-model,
+        /// local-model: the bundled model's context and greedy decoding].
+        #[arg(long)]
+        policy: Option<String>,
         /// Attach a file (repeatable): its text goes into the first message
         /// and the tools may upload it into a sandbox.
         #[arg(long = "file", value_name = "PATH")]
@@ -288,6 +289,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| Failure(e, 2))
         }
         Command::Run { question, policy, files, json, trace, local_model } => {
+            let policy = policy.unwrap_or_else(|| if local_model { "local-model" } else { "default" }.to_owned());
             let client = daemon_client()?;
             if !local_model && client.ping().await {
                 run_via_daemon(&client, &question, &policy, &files, json, trace).await

@@ -22,6 +22,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("offline", include_str!("../../policies/offline.toml")),
     ("mirothinker-1.0", include_str!("../../policies/mirothinker-1.0.toml")),
     ("mirothinker-1.7", include_str!("../../policies/mirothinker-1.7.toml")),
+    ("local-model", include_str!("../../policies/local-model.toml")),
 ];
 
 /// How deep `extends` may chain before we call it a cycle or a mistake.
@@ -890,7 +891,9 @@ mod tests {
     fn unknown_name_lists_known_ones() {
         let errs = PolicyStore::default().load("nope").unwrap_err();
         assert!(
-            errs[0].message.contains("default, mirothinker-1.0, mirothinker-1.7, offline, research, strict"),
+            errs[0]
+                .message
+                .contains("default, local-model, mirothinker-1.0, mirothinker-1.7, offline, research, strict"),
             "{}",
             errs[0]
         );

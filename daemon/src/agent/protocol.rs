@@ -449,6 +449,57 @@ mod tests {
         assert_eq!(p.matches("## Server name:").count(), 2);
     }
 
+    #[test]
+    fn an_unboxed_summary_is_shown_its_own_last_line_boxed() {
+        let nudge = unboxed_summary_nudge("a number, OR\n121932631112635269\n\n");
+        assert_eq!(
+            nudge,
+            "Your reply has no \\boxed{}, so it gives no final answer. If your answer is 121932631112635269, reply with exactly this: \\boxed{121932631112635269}"
+        );
+        let generic = "Your reply has no \\boxed{}, so it gives no final answer. Reply with the final answer alone, inside \\boxed{}.";
+        assert_eq!(unboxed_summary_nudge("  \n"), generic);
+        assert_eq!(unboxed_summary_nudge(&"word ".repeat(30)), generic);
+        assert_eq!(unboxed_summary_nudge("\\boxed{unknown}"), generic);
+    }
+
+    #[test]
+    fn one_misnamed_string_argument_gets_the_call_renamed() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"code_block": {"type": "string"}, "sandbox_id": {"type": "string"}},
+            "required": ["code_block", "sandbox_id"],
+        });
+        let tools = [ToolInfo {
+            server: "tool-python".into(),
+            name: "run_python_code".into(),
+            description: String::new(),
+            input_schema: schema,
+            kind: crate::runtime::ToolKind::Builtin(crate::runtime::Builtin::CreateSandbox),
+            takes_sandbox: true,
+        }];
+        let args = |v: Value| v.as_object().unwrap().clone();
+        let fix =
+            |a: Value, native: bool| renamed_argument_fix(&tools, "tool-python", "run_python_code", &args(a), native);
+        let text = fix(json!({"command": "print(1)", "sandbox_id": "s"}), false).unwrap();
+        assert!(text.starts_with("`run_python_code` takes `code_block`, not `command`. Reply with this tool call:"));
+        assert!(
+            text.contains(
+                r#"<arguments>
+{"code_block":"print(1)","sandbox_id":"s"}
+</arguments>"#
+            ),
+            "{text}"
+        );
+        let text = fix(json!({"code": "print(1)", "sandbox_id": "s"}), true).unwrap();
+        assert!(text.contains("Call the function `tool-python__run_python_code` with these arguments:"), "{text}");
+        // Anything but one string under one unknown name for one missing one.
+        assert_eq!(fix(json!({"code_block": "print(1)", "sandbox_id": "s"}), false), None);
+        assert_eq!(fix(json!({"command": "print(1)", "cmd": "x", "sandbox_id": "s"}), false), None);
+        assert_eq!(fix(json!({"command": 7, "sandbox_id": "s"}), false), None);
+        assert_eq!(fix(json!({"command": "print(1)"}), false), None);
+        assert_eq!(renamed_argument_fix(&tools, "tool-python", "run_command", &args(json!({"x": "y"})), false), None);
+    }
+
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             any::<bool>().prop_map(Value::from),
@@ -534,6 +585,20 @@ the format the system prompt gives; if you have the answer, write it as \\boxed{
 pub const SUMMARY_WITHOUT_TOOLS: &str = "No tool can be called in this step. Answer from the results above: \
 reply with the final answer in \\boxed{}, and nothing else.";
 
+/// Told once when the summary step answered without `\boxed{}`. The real
+/// small model replies with the bare number (or a line of the prompt's
+/// format rules and the number under it), and told to write
+/// `\boxed{your answer}` it writes "your answer": the example is its own
+/// last line, boxed, when that line is short enough to be an answer.
+pub fn unboxed_summary_nudge(reply: &str) -> String {
+    let lead = "Your reply has no \\boxed{}, so it gives no final answer.";
+    let last = reply.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
+    if last.is_empty() || last.chars().count() > 100 || last.contains(['{', '}']) {
+        return format!("{lead} Reply with the final answer alone, inside \\boxed{{}}.");
+    }
+    format!("{lead} If your answer is {last}, reply with exactly this: \\boxed{{{last}}}")
+}
+
 /// Appended to a Python result under `agent.tool_hint`: general-purpose
 /// models otherwise go on calling after the result that answers the task.
 pub const RESULT_HINT: &str =
@@ -585,6 +650,44 @@ pub fn tool_hint(tools: &[ToolInfo], native: bool) -> Option<String> {
         )
     };
     Some(format!("{lead} {call}\n\nThen give the final answer in \\boxed{{}}."))
+}
+
+/// For a failed call that named one argument wrongly (`command` where
+/// `run_python_code` takes `code_block`): the tool's schema requires one
+/// argument the call lacks, and the call has one string argument the
+/// schema does not know. Small models mix up the argument names of
+/// neighbouring tools (`run_command` takes `command`) and then repeat the
+/// failing call unchanged; the error alone does not stop them, the call
+/// with the argument renamed does. `None` for any other mismatch.
+pub fn renamed_argument_fix(
+    tools: &[ToolInfo],
+    server: &str,
+    tool: &str,
+    args: &Map<String, Value>,
+    native: bool,
+) -> Option<String> {
+    let info = tools.iter().find(|i| i.server == server && i.name == tool)?;
+    let properties = info.input_schema.get("properties")?.as_object()?;
+    let required = info.input_schema.get("required")?.as_array()?;
+    let missing: Vec<&str> = required.iter().filter_map(Value::as_str).filter(|k| !args.contains_key(*k)).collect();
+    let unknown: Vec<&String> = args.keys().filter(|k| !properties.contains_key(k.as_str())).collect();
+    let ([want], [got]) = (missing.as_slice(), unknown.as_slice()) else { return None };
+    let takes_text = properties.get(*want).and_then(|p| p.get("type")).and_then(Value::as_str) == Some("string");
+    if !takes_text || !args[got.as_str()].is_string() {
+        return None;
+    }
+    let mut fixed = args.clone();
+    let value = fixed.remove(got.as_str())?;
+    fixed.insert((*want).to_owned(), value);
+    let fixed = Value::Object(fixed).to_string();
+    let lead = format!("`{tool}` takes `{want}`, not `{got}`.");
+    Some(if native {
+        format!("{lead} Call the function `{}` with these arguments: {fixed}", native_name(server, tool))
+    } else {
+        format!(
+            "{lead} Reply with this tool call:\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n<arguments>\n{fixed}\n</arguments>\n</use_mcp_tool>"
+        )
+    })
 }
 
 /// For a reply that wrote Python or shell code in a fenced block instead of

@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 
 use super::protocol::{
     FORMAT_REMINDER, RESULT_HINT, SUMMARY_WITHOUT_TOOLS, ToolCall, arguments_or_failure, copied_example, extract_boxed,
-    has_tool_tags, is_refusal, native_name, native_tools, parse_tool_calls, resolve_tool, system_prompt,
-    system_prompt_native, through_last_call, tool_hint, unrun_code_nudge, unverified_answer_nudge,
+    has_tool_tags, is_refusal, native_name, native_tools, parse_tool_calls, renamed_argument_fix, resolve_tool,
+    system_prompt, system_prompt_native, through_last_call, tool_hint, unboxed_summary_nudge, unrun_code_nudge,
+    unverified_answer_nudge,
 };
 use super::tokens;
 use crate::llm::{ChatReply, ChatRequest, LlmClient, LlmError, Message, Usage};
@@ -238,7 +239,9 @@ pub enum Event {
     },
     /// The runtime answered instead of running the call or accepting the
     /// reply: `duplicate_query`, `repeated_call`, `repetitive_reply`,
-    /// `cut_reply`.
+    /// `cut_reply`; or added to a result: `argument_renamed`; or ended the
+    /// turns: `stuck_loop`; or asked for the summary again:
+    /// `summary_tool_call`, `summary_unboxed`.
     Intervention {
         turn: u64,
         kind: String,
@@ -358,6 +361,14 @@ fn cut(mut text: String) -> String {
     }
     text
 }
+
+/// Turns in a row whose every call is answered without running (a repeat,
+/// an A-B-A-B loop, a query already made) before the turns end and the
+/// summary asks for the answer. A model stuck this way does not get out by
+/// itself: the real small model, told the result of its one successful cell
+/// and to answer, sent that same cell 60 times more until its context was
+/// full, and the task ended with no answer.
+const STUCK_TURNS: u64 = 3;
 
 /// What the model is told instead of running a call again: where the
 /// earlier result is, and the result itself when it is short (keep-K may
@@ -518,6 +529,13 @@ pub struct TaskState {
     /// The last three calls that ran, for the A-B-A-B test.
     #[serde(default)]
     pub recent_calls: Vec<String>,
+    /// Turns in a row whose every call was answered without running (see
+    /// [`STUCK_TURNS`]).
+    #[serde(default)]
+    pub idle_turns: u64,
+    /// Where the first of those turns starts in `messages`.
+    #[serde(default)]
+    pub idle_from: usize,
     /// Attempts before this one, their post-mortems, and the turns and
     /// calls they used (the counters above are this attempt's).
     #[serde(default)]
@@ -574,6 +592,8 @@ impl TaskState {
             duplicate_rollbacks: 0,
             extra_attempts: 0,
             recent_calls: Vec::new(),
+            idle_turns: 0,
+            idle_from: 0,
             failures: Vec::new(),
             prior_turns: 0,
             prior_calls: 0,
@@ -637,6 +657,7 @@ impl TaskState {
         self.seen_calls.clear();
         self.last_ran = None;
         self.recent_calls.clear();
+        self.idle_turns = 0;
         self.nudged_code = false;
         self.reminded_format = false;
         self.checked_answer = false;
@@ -924,6 +945,7 @@ impl Agent<'_> {
                 t.messages.push(Message::new("user", message));
                 continue;
             }
+            let turn_start = t.messages.len();
             let mut assistant = Message::new("assistant", reply.content.clone());
             assistant.tool_calls = reply.raw_tool_calls.clone();
             t.messages.push(assistant);
@@ -943,6 +965,7 @@ impl Agent<'_> {
             // the turn is rolled back; and why it would be.
             let mut remembered: Vec<String> = Vec::new();
             let mut after_cause: Option<&'static str> = None;
+            let mut ran_any = false;
             for Call { id, call, written_as } in calls {
                 if limit_hit || t.calls >= cfg.max_tool_calls {
                     let message = format!(
@@ -1025,6 +1048,7 @@ impl Agent<'_> {
                 let keep_from = t.recent_calls.len().saturating_sub(3);
                 t.recent_calls.drain(..keep_from);
                 t.last_ran = Some(fingerprint.clone());
+                ran_any = true;
                 let mut usage = None;
                 let (text, ok, wall_ms) = if call.unparsed {
                     // Quoted only in part: a huge broken argument would
@@ -1062,10 +1086,17 @@ impl Agent<'_> {
                     let text = if out.ok {
                         out.output
                     } else {
-                        format!(
+                        let mut text = format!(
                             "Tool call to {tool} on {server} failed. Error: {}",
                             out.error.as_deref().unwrap_or(&out.output)
-                        )
+                        );
+                        let native = t.native.is_some();
+                        if let Some(fix) = renamed_argument_fix(&t.tools, &server, &tool, &call.arguments, native) {
+                            text = format!("{text}\n{fix}");
+                            let event = Event::Intervention { turn, kind: "argument_renamed".into(), message: fix };
+                            self.emit(t, event);
+                        }
+                        text
                     };
                     (text, out.ok, out.wall_ms)
                 };
@@ -1111,6 +1142,24 @@ impl Agent<'_> {
             if limit_hit {
                 return Ok(());
             }
+            if ran_any {
+                t.idle_turns = 0;
+            } else {
+                if t.idle_turns == 0 {
+                    t.idle_from = turn_start;
+                }
+                t.idle_turns += 1;
+            }
+            if t.idle_turns >= STUCK_TURNS {
+                // The summary follows the last turn that ran: the repeats
+                // only teach a small model to repeat once more.
+                t.messages.truncate(t.idle_from);
+                let message = format!(
+                    "the model's calls were answered without running {STUCK_TURNS} turns in a row (repeats of calls already made); those turns are dropped and the model is asked for its final answer"
+                );
+                self.emit(t, Event::Intervention { turn, kind: "stuck_loop".into(), message });
+                return Ok(());
+            }
             // The protocol's context guard: will the next call, and the
             // summary after it, still fit?
             let prompt = match reply.usage.prompt_tokens {
@@ -1140,11 +1189,23 @@ impl Agent<'_> {
     async fn summarize(&self, t: &mut TaskState) -> Result<Option<String>, String> {
         // A trailing tool result gives way to the summary prompt (text
         // protocol). OpenAI `tool` messages must stay: each answers a call.
-        if t.native.is_none() && t.messages.len() > 2 && t.messages.last().is_some_and(|m| m.role == "user") {
-            t.messages.pop();
+        // After a stuck loop the trailing result is the last that ran, the
+        // one the answer is in: the prompt follows it in the same message.
+        let trailing_result =
+            t.native.is_none() && t.messages.len() > 2 && t.messages.last().is_some_and(|m| m.role == "user");
+        let prompt = summary_prompt(&t.question);
+        match t.messages.last_mut() {
+            Some(last) if trailing_result && t.idle_turns >= STUCK_TURNS => {
+                last.content = format!("{}\n\n{prompt}", last.content);
+            }
+            _ => {
+                if trailing_result {
+                    t.messages.pop();
+                }
+                t.messages.push(Message::new("user", prompt));
+            }
         }
-        t.messages.push(Message::new("user", summary_prompt(&t.question)));
-        let mut told_no_tools = false;
+        let mut asked_again = false;
         loop {
             match self.ask(t, Some("none")).await {
                 Ok(reply) => {
@@ -1152,12 +1213,19 @@ impl Agent<'_> {
                     let turn = t.turns;
                     self.emit(t, Event::Assistant { turn, content: reply.content.clone(), summary: true });
                     let answer = extract_boxed(&reply.content);
-                    // A call instead of the answer: told once that this step has no tools.
-                    if answer.is_none() && !told_no_tools && !self.calls_of(t, &reply).is_empty() {
-                        told_no_tools = true;
-                        let message = SUMMARY_WITHOUT_TOOLS.to_owned();
-                        self.emit(t, Event::Intervention { turn, kind: "summary_tool_call".into(), message });
-                        t.messages.push(Message::new("user", SUMMARY_WITHOUT_TOOLS));
+                    // A call instead of the answer, or an answer not in
+                    // `\boxed{}` when no earlier reply had one to fall back
+                    // on: asked once more, saying which.
+                    let called = answer.is_none() && !self.calls_of(t, &reply).is_empty();
+                    if answer.is_none() && !asked_again && (called || t.last_boxed.is_none()) {
+                        asked_again = true;
+                        let (kind, message) = if called {
+                            ("summary_tool_call", SUMMARY_WITHOUT_TOOLS.to_owned())
+                        } else {
+                            ("summary_unboxed", unboxed_summary_nudge(&reply.content))
+                        };
+                        self.emit(t, Event::Intervention { turn, kind: kind.into(), message: message.clone() });
+                        t.messages.push(Message::new("user", message));
                         continue;
                     }
                     return Ok(answer);

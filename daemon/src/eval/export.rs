@@ -17,7 +17,8 @@ pub struct Thresholds {
     pub max_tool_error_run: usize,
     /// Redundant actions (`duplicate_query`, `repeated_call` interventions).
     pub max_repeats: usize,
-    /// Action loops (`action_loop` interventions).
+    /// Action loops (`action_loop` interventions, and `stuck_loop`: turns
+    /// ended because the model only repeated calls).
     pub max_loops: usize,
     /// Rolled-back replies.
     pub max_rollbacks: usize,
@@ -55,7 +56,7 @@ pub fn pathologies(trace: &Value) -> Pathologies {
             }
             Some("intervention") => match e["kind"].as_str() {
                 Some("duplicate_query" | "repeated_call") => p.repeats += 1,
-                Some("action_loop") => p.loops += 1,
+                Some("action_loop" | "stuck_loop") => p.loops += 1,
                 Some("format_reminder") => p.format_violations += 1,
                 _ => {}
             },
